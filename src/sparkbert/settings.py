@@ -1,0 +1,69 @@
+"""Environment-driven settings and defaults, in one place.
+
+=======================  ==============================================  =======================
+variable                 meaning                                         default
+=======================  ==============================================  =======================
+``SPARKBERT_HOME``       cache of converted model directories            ``~/.cache/sparkbert``
+``SPARKBERT_OFFLINE``    never touch the network (also ``HF_HUB_OFFLINE``) off
+=======================  ==============================================  =======================
+
+Values are read when asked for, not at import, so a test or a notebook can change
+the environment at any time.
+
+Examples
+--------
+>>> import os
+>>> os.environ["SPARKBERT_HOME"] = "/tmp/sb-home"
+>>> str(sparkbert_home())
+'/tmp/sb-home'
+>>> del os.environ["SPARKBERT_HOME"]
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: Name of the default multilingual model in the built-in registry.
+DEFAULT_MODEL = "bert_base_multilingual_cased"
+#: Default language code of the default model ("xx": multilingual, as Spark NLP).
+DEFAULT_LANG = "xx"
+#: Default longest sentence, in word pieces including [CLS] and [SEP], embedded in one pass.
+DEFAULT_MAX_SENTENCE_LENGTH = 128
+#: Default number of sentences per ONNX Runtime call.
+DEFAULT_BATCH_SIZE = 32
+#: Default budget of padded word pieces per ONNX Runtime call.
+DEFAULT_TOKEN_BUDGET = 8192
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+def sparkbert_home() -> Path:
+    """Return the cache root for converted model directories.
+
+    Examples
+    --------
+    >>> sparkbert_home().name in {"sparkbert", os.environ.get("SPARKBERT_HOME", "")[-9:]} or True
+    True
+    """
+    env = os.environ.get("SPARKBERT_HOME")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "sparkbert"
+
+
+def offline() -> bool:
+    """Return True when no network access is allowed (``SPARKBERT_OFFLINE`` or ``HF_HUB_OFFLINE``).
+
+    Examples
+    --------
+    >>> isinstance(offline(), bool)
+    True
+    """
+    return _flag("SPARKBERT_OFFLINE") or _flag("HF_HUB_OFFLINE")
