@@ -252,9 +252,9 @@ def annotations_to_arrow(rows: Sequence[Sequence[Annotation] | None]) -> Any:
     metadata = pa.MapArray.from_arrays(
         pa.array(md_offsets), pa.array(keys, pa.string()), pa.array(items, pa.string())
     )
-    embeddings = pa.ListArray.from_arrays(
-        pa.array(emb_offsets), pa.array(values, pa.float32())
-    ).cast(struct_type.field("embeddings").type)
+    embeddings = pa.ListArray.from_arrays(pa.array(emb_offsets), pa.array(values, pa.float32())).cast(
+        struct_type.field("embeddings").type
+    )
     structs = pa.StructArray.from_arrays(
         [
             pa.array([a.annotator_type for a in flat], pa.string()),

@@ -5,6 +5,8 @@ variable                 meaning                                         default
 =======================  ==============================================  =======================
 ``SPARKBERT_HOME``       cache of converted model directories            ``~/.cache/sparkbert``
 ``SPARKBERT_OFFLINE``    never touch the network (also ``HF_HUB_OFFLINE``) off
+``HF_ENDPOINT``          the Hugging Face Hub, or a mirror of it          ``https://huggingface.co``
+``HF_HUB_CACHE``         huggingface_hub's cache (else ``HF_HOME``/hub)   ``~/.cache/huggingface/hub``
 =======================  ==============================================  =======================
 
 Values are read when asked for, not at import, so a test or a notebook can change
@@ -67,3 +69,44 @@ def offline() -> bool:
     True
     """
     return _flag("SPARKBERT_OFFLINE") or _flag("HF_HUB_OFFLINE")
+
+
+def hub_endpoint() -> str:
+    """Return the Hugging Face Hub endpoint (``HF_ENDPOINT``), read now rather than at import.
+
+    ``huggingface_hub`` reads ``HF_ENDPOINT`` once, when it is imported; sparkbert passes this
+    value explicitly on every call, so a mirror set later is honoured.
+
+    Examples
+    --------
+    >>> os.environ["HF_ENDPOINT"] = "http://127.0.0.1:8080/"
+    >>> hub_endpoint()
+    'http://127.0.0.1:8080'
+    >>> del os.environ["HF_ENDPOINT"]
+    >>> hub_endpoint()
+    'https://huggingface.co'
+    """
+    return (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").strip().rstrip("/")
+
+
+def hf_hub_cache() -> Path:
+    """Return the ``huggingface_hub`` download cache (``HF_HUB_CACHE``, else ``HF_HOME``/hub), read now.
+
+    sparkbert only reads it, to copy a file another library already downloaded.
+
+    Examples
+    --------
+    >>> os.environ["HF_HUB_CACHE"] = "/tmp/hf-cache"
+    >>> str(hf_hub_cache())
+    '/tmp/hf-cache'
+    >>> del os.environ["HF_HUB_CACHE"]
+    """
+    env = os.environ.get("HF_HUB_CACHE")
+    if env:
+        return Path(env).expanduser()
+    home = os.environ.get("HF_HOME")
+    if home:
+        return Path(home).expanduser() / "hub"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "huggingface" / "hub"

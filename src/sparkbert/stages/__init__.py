@@ -1,0 +1,1 @@
+"""The pyspark.ml stages. Their module paths are part of the saved-pipeline format."""

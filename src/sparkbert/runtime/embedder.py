@@ -1,0 +1,279 @@
+"""The pure core of BertEmbeddings: sentences and tokens in, one vector per token out.
+
+Each sentence is tokenized whole by the model's tokenizer; sentences longer than
+``max_sentence_length`` pieces are cut into overlapping windows; all sequences of
+a chunk are length-sorted into padded batches under a token budget and run
+through ONNX Runtime; each piece takes its vector from the window where it has
+the most context, and each token pools the vectors of the pieces overlapping it.
+Results do not depend on how rows are batched.
+
+Examples
+--------
+>>> EmbedderConfig(model_path="/models/mbert").pooling
+'first'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sparkbert.annotation import WORD_EMBEDDINGS, Annotation
+from sparkbert.runtime.alignment import assign_windows, plan_windows, pool, token_piece_ranges
+from sparkbert.runtime.batching import make_batches, pad_batch
+from sparkbert.runtime.session import SessionOptions, cached, create_session, run_session
+from sparkbert.runtime.tokenization import PieceEncoding, encode, load_tokenizer, special_ids
+from sparkbert.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_SENTENCE_LENGTH, DEFAULT_TOKEN_BUDGET
+
+
+@dataclass(frozen=True)
+class EmbedderConfig:
+    """Small, picklable settings of an :class:`Embedder` (what travels to executors).
+
+    Examples
+    --------
+    >>> EmbedderConfig(model_path="m", batch_size=8).batch_size
+    8
+    """
+
+    model_path: str
+    max_sentence_length: int = DEFAULT_MAX_SENTENCE_LENGTH
+    batch_size: int = DEFAULT_BATCH_SIZE
+    token_budget: int = DEFAULT_TOKEN_BUDGET
+    pooling: str = "first"
+    lowercase: bool = False
+    session: SessionOptions = field(default_factory=SessionOptions)
+    #: name under which the model folder was shipped with ``SparkContext.addFile`` (cluster mode)
+    spark_file: str | None = None
+
+
+@dataclass
+class _Job:
+    row: int
+    sentence: int
+    text: str
+    tokens: list[int]
+
+
+@dataclass(frozen=True)
+class ModelResources:
+    """The heavy, per-process objects of one model: tokenizer, session, sizes.
+
+    Examples
+    --------
+    >>> ModelResources.__name__
+    'ModelResources'
+    """
+
+    tokenizer: Any
+    session: Any
+    hidden_size: int
+    cls: int
+    sep: int
+    pad: int
+    unk: int
+
+
+def locate_model(config: EmbedderConfig) -> str:
+    """Return the local model directory: the configured path, or the copy Spark shipped.
+
+    Examples
+    --------
+    >>> locate_model(EmbedderConfig(model_path="."))
+    '.'
+    """
+    if os.path.isdir(config.model_path) or not config.spark_file:
+        return config.model_path
+    from pyspark import SparkFiles
+
+    return SparkFiles.get(config.spark_file)
+
+
+def model_identity(model_dir: str) -> str:
+    """Return the sha256 of the model directory's manifest: its identity for caching.
+
+    Examples
+    --------
+    >>> model_identity.__name__
+    'model_identity'
+    """
+    with open(os.path.join(model_dir, "manifest.json"), "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def load_resources(config: EmbedderConfig) -> ModelResources:
+    """Return this process's tokenizer and ONNX Runtime session for ``config`` (built once).
+
+    Examples
+    --------
+    >>> load_resources.__name__
+    'load_resources'
+    """
+    model_dir = locate_model(config)
+    key = ("bert", model_identity(model_dir), os.path.realpath(model_dir), config.lowercase, config.session)
+
+    def build() -> ModelResources:
+        with open(os.path.join(model_dir, "manifest.json"), encoding="utf-8") as f:
+            manifest = json.load(f)
+        tokenizer = load_tokenizer(os.path.join(model_dir, "tokenizer.json"), lowercase=config.lowercase)
+        ids = special_ids(tokenizer)
+        session = create_session(os.path.join(model_dir, "model.onnx"), config.session)
+        return ModelResources(
+            tokenizer, session, int(manifest["hidden_size"]), ids.cls, ids.sep, ids.pad, ids.unk
+        )
+
+    return cached(key, build)
+
+
+def _sentence_key(sentence: Annotation, position: int) -> str:
+    return sentence.metadata.get("sentence", str(position))
+
+
+def _group_tokens(sentences: Sequence[Annotation], tokens: Sequence[Annotation]) -> list[list[int]]:
+    """Assign each token index to a sentence: by metadata ``sentence``, else by offsets."""
+    by_key = {_sentence_key(s, i): i for i, s in enumerate(sentences)}
+    groups: list[list[int]] = [[] for _ in sentences]
+    for t_idx, tok in enumerate(tokens):
+        s_idx = by_key.get(tok.metadata.get("sentence", ""), -1)
+        if s_idx < 0 or not (sentences[s_idx].begin <= tok.begin and tok.end <= sentences[s_idx].end):
+            s_idx = next(
+                (i for i, s in enumerate(sentences) if s.begin <= tok.begin and tok.end <= s.end), s_idx
+            )
+        if s_idx >= 0:
+            groups[s_idx].append(t_idx)
+    return groups
+
+
+class Embedder:
+    """Embed the tokens of rows of sentence and token annotations (the batch annotator).
+
+    Called with ``[sentence_rows, token_rows]`` it returns, per row, one
+    ``word_embeddings`` annotation per input token, in input order.
+
+    Examples
+    --------
+    >>> Embedder(EmbedderConfig(model_path="m")).config.max_sentence_length
+    128
+    """
+
+    def __init__(self, config: EmbedderConfig) -> None:
+        self.config = config
+
+    def __call__(self, columns: Sequence[Sequence[Any]]) -> list[list[Annotation]]:
+        return self.embed(columns[0], columns[1])
+
+    def embed(
+        self, sentence_rows: Sequence[Sequence[Annotation]], token_rows: Sequence[Sequence[Annotation]]
+    ) -> list[list[Annotation]]:
+        """Embed every token of every row; see the module docstring.
+
+        Examples
+        --------
+        >>> Embedder(EmbedderConfig(model_path="m")).embed([], [])
+        []
+        """
+        if not any(token_rows):
+            return [[] for _ in token_rows]
+        res = load_resources(self.config)
+        jobs: list[_Job] = []
+        assigned: list[np.ndarray] = []
+        for r, (sentences, tokens) in enumerate(zip(sentence_rows, token_rows)):
+            sentences = sentences or []
+            tokens = tokens or []
+            seen = np.zeros(len(tokens), dtype=bool)
+            for s_idx, group in enumerate(_group_tokens(sentences, tokens)):
+                if group:
+                    jobs.append(_Job(r, s_idx, sentences[s_idx].result, group))
+                    seen[group] = True
+            assigned.append(seen)
+        encodings = encode(res.tokenizer, [j.text for j in jobs])
+        vectors = self._piece_vectors(res, encodings)
+        out: list[list[Annotation | None]] = [[None] * len(t or []) for t in token_rows]
+        for job, enc, vecs in zip(jobs, encodings, vectors):
+            sentence = sentence_rows[job.row][job.sentence]
+            toks = [token_rows[job.row][i] for i in job.tokens]
+            spans = np.array(
+                [[t.begin - sentence.begin, t.end + 1 - sentence.begin] for t in toks], dtype=np.int64
+            )
+            lo, hi = token_piece_ranges(spans, enc.starts, enc.ends)
+            pooled = pool(vecs, lo, hi, self.config.pooling)
+            s_key = _sentence_key(sentence, job.sentence)
+            for k, t_idx in enumerate(job.tokens):
+                out[job.row][t_idx] = _annotation(
+                    toks[k], s_key, enc, int(lo[k]), int(hi[k]), pooled[k], res.unk
+                )
+        zero = np.zeros(res.hidden_size, dtype=np.float32)
+        result: list[list[Annotation]] = []
+        for r, row in enumerate(out):
+            tokens = token_rows[r] or []
+            result.append(
+                [
+                    a
+                    if a is not None
+                    else _annotation(
+                        tokens[i],
+                        tokens[i].metadata.get("sentence", ""),
+                        PieceEncoding.empty(),
+                        0,
+                        0,
+                        zero,
+                        res.unk,
+                    )
+                    for i, a in enumerate(row)
+                ]
+            )
+        return result
+
+    def _piece_vectors(self, res: ModelResources, encodings: Sequence[PieceEncoding]) -> list[np.ndarray]:
+        """Run every sentence (window by window) and return an ``(n_pieces, hidden)`` array each."""
+        content = self.config.max_sentence_length - 2
+        sequences: list[np.ndarray] = []
+        plans: list[tuple[list[tuple[int, int]], list[int]]] = []
+        for enc in encodings:
+            windows = plan_windows(len(enc), content) if len(enc) else []
+            seq_ids = []
+            for start, end in windows:
+                seq_ids.append(len(sequences))
+                sequences.append(np.concatenate([[res.cls], enc.ids[start:end], [res.sep]]).astype(np.int64))
+            plans.append((windows, seq_ids))
+        hidden: list[np.ndarray | None] = [None] * len(sequences)
+        lengths = [len(s) for s in sequences]
+        for batch in make_batches(
+            lengths, batch_size=self.config.batch_size, token_budget=self.config.token_budget
+        ):
+            ids, mask, types = pad_batch([sequences[i] for i in batch], res.pad)
+            states = run_session(res.session, ids, mask, types)
+            for row, i in enumerate(batch):
+                hidden[i] = states[row, 1 : lengths[i] - 1]
+        out = []
+        for enc, (windows, seq_ids) in zip(encodings, plans):
+            n = len(enc)
+            vecs = np.zeros((n, res.hidden_size), dtype=np.float32)
+            if n:
+                owner = assign_windows(n, windows)
+                for w, ((start, _end), s) in enumerate(zip(windows, seq_ids)):
+                    pieces = np.nonzero(owner == w)[0]
+                    vecs[pieces] = hidden[s][pieces - start]  # type: ignore[index]
+            out.append(vecs)
+        return out
+
+
+def _annotation(
+    token: Annotation, sentence: str, enc: PieceEncoding, lo: int, hi: int, vector: np.ndarray, unk: int
+) -> Annotation:
+    has = hi > lo
+    metadata = {
+        "sentence": sentence,
+        "token": token.result,
+        "pieceId": str(int(enc.ids[lo])) if has else "-1",
+        "isWordStart": str(has and not enc.tokens[lo].startswith("##")).lower(),
+        "isOOV": str(has and bool(np.all(enc.ids[lo:hi] == unk))).lower(),
+        "noPieces": str(not has).lower(),
+    }
+    return Annotation(WORD_EMBEDDINGS, token.begin, token.end, token.result, metadata, vector)

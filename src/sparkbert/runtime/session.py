@@ -1,0 +1,154 @@
+"""ONNX Runtime sessions and tokenizers, created lazily once per Python process.
+
+The pattern of pyspark's ``predict_batch_udf``/``model_cache``: the UDF closure
+carries only small, picklable settings; each Python worker builds the heavy
+objects on first use and keeps them in a process-level cache keyed by the model's
+identity and the session options, so every later task and batch reuses them.
+
+Examples
+--------
+>>> default_intra_op_threads(slots=2) >= 1
+True
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+_CACHE: dict[Hashable, Any] = {}
+_LOCK = threading.Lock()
+
+#: Execution providers accepted by the ``device`` param.
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def cached(key: Hashable, factory: Callable[[], _T]) -> _T:
+    """Return the process-wide object for ``key``, building it with ``factory`` once.
+
+    Examples
+    --------
+    >>> cached(("doc", 1), lambda: [1]) is cached(("doc", 1), lambda: [2])
+    True
+    """
+    with _LOCK:
+        if key in _CACHE:
+            return _CACHE[key]  # type: ignore[no-any-return]
+    value = factory()
+    with _LOCK:
+        return _CACHE.setdefault(key, value)  # type: ignore[no-any-return]
+
+
+def clear_cache() -> None:
+    """Drop every cached session and tokenizer of this process (for tests and notebooks).
+
+    Examples
+    --------
+    >>> clear_cache()
+    """
+    with _LOCK:
+        _CACHE.clear()
+
+
+def default_intra_op_threads(slots: int) -> int:
+    """Return intra-op threads for one of ``slots`` concurrent tasks sharing this machine's cores.
+
+    Examples
+    --------
+    >>> default_intra_op_threads(slots=10**6)
+    1
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(1, slots))
+
+
+def providers_for(device: str) -> list[str]:
+    """Return ONNX Runtime execution providers for ``device`` (``auto``, ``cpu`` or ``cuda``).
+
+    Examples
+    --------
+    >>> providers_for("cpu")
+    ['CPUExecutionProvider']
+    """
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if device == "cuda":
+        if "CUDAExecutionProvider" not in available:
+            from sparkbert.errors import MissingDependencyError
+
+            raise MissingDependencyError.for_extra("onnxruntime-gpu (CUDAExecutionProvider)", "gpu")
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """What makes two sessions of one model different.
+
+    Examples
+    --------
+    >>> SessionOptions(intra_op_threads=2).device
+    'cpu'
+    """
+
+    #: threads per session; 0 means the machine's cores divided by ``slots``
+    intra_op_threads: int = 0
+    #: tasks that run at once on one machine (Spark's task slots per executor)
+    slots: int = 1
+    device: str = "cpu"
+    allow_spinning: bool = False
+
+
+def create_session(onnx_path: str, options: SessionOptions) -> Any:
+    """Create an ``onnxruntime.InferenceSession`` with explicit threads and full graph optimization.
+
+    Examples
+    --------
+    >>> create_session.__name__
+    'create_session'
+    """
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    threads = options.intra_op_threads or default_intra_op_threads(options.slots)
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if options.allow_spinning else "0")
+    providers = providers_for(options.device)
+    logger.info("creating ONNX Runtime session for %s (%s, %d threads)", onnx_path, providers[0], threads)
+    return ort.InferenceSession(onnx_path, sess_options=so, providers=providers)
+
+
+def run_session(
+    session: Any, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray
+) -> np.ndarray:
+    """Run one padded batch and return ``last_hidden_state`` as float32 ``(batch, seq, hidden)``.
+
+    Examples
+    --------
+    >>> run_session.__name__
+    'run_session'
+    """
+    names = {i.name for i in session.get_inputs()}
+    feed = {"input_ids": input_ids, "attention_mask": attention_mask}
+    if "token_type_ids" in names:
+        feed["token_type_ids"] = token_type_ids
+    (hidden,) = session.run(["last_hidden_state"], feed)
+    return np.asarray(hidden, dtype=np.float32)

@@ -1,0 +1,288 @@
+"""The thin Spark shell shared by every annotator stage.
+
+A stage's real work is a picklable *batch annotator*: a callable taking one list
+of values per input column (annotation lists, or strings for raw text columns)
+and returning one annotation list per row. :class:`AnnotatorTransformer` checks
+the schema on the driver, runs the annotator inside ``mapInArrow`` (Arrow in,
+Arrow out, no per-float Python objects) and tags the output column with Spark
+NLP's column metadata. ``LightPipeline`` calls the same annotator in-process.
+
+Examples
+--------
+>>> from sparkbert import Tokenizer
+>>> from sparkbert.annotation import Annotation
+>>> annotate = Tokenizer()._annotator()
+>>> sentence = Annotation("document", 0, 8, "Hi there.", {"sentence": "0"})
+>>> [a.result for a in annotate([[[sentence]]])[0]]
+['Hi', 'there', '.']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, ClassVar
+
+import pyarrow as pa
+from pyspark.ml import Transformer
+from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, StringType, StructField, StructType
+
+from sparkbert.annotation import (
+    ANNOTATION_FIELDS,
+    ANNOTATOR_TYPE_KEY,
+    Annotation,
+    annotation_array_type,
+    annotations_to_arrow,
+)
+from sparkbert.errors import SchemaError
+from sparkbert.params import HasInputCols, HasOutputCol
+
+#: A batch annotator: one list of values per input column in, one annotation list per row out.
+BatchAnnotator = Callable[[Sequence[Sequence[Any]]], list[list[Annotation]]]
+
+#: Marker for an input that is a plain string column rather than annotations.
+RAW_TEXT = "<string>"
+
+
+def annotations_from_arrow_fast(array: pa.Array | pa.ChunkedArray) -> list[list[Annotation]]:
+    """Decode an Arrow annotation column; vectors become float32 numpy views, not lists.
+
+    Examples
+    --------
+    >>> arr = annotations_to_arrow([[Annotation("token", 0, 0, "a", {}, [1.0])], None])
+    >>> out = annotations_from_arrow_fast(arr)
+    >>> out[0][0].result, list(out[0][0].embeddings), out[1]
+    ('a', [1.0], [])
+    """
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
+    if len(array) == 0:
+        return []
+    offsets = array.offsets.to_numpy()
+    values = array.values
+    start, stop = int(offsets[0]), int(offsets[-1])
+    structs = values.slice(start, stop - start)
+    fields = dict(zip(ANNOTATION_FIELDS, structs.flatten()))
+    types = fields["annotatorType"].to_pylist()
+    begins = fields["begin"].to_pylist()
+    ends = fields["end"].to_pylist()
+    results = fields["result"].to_pylist()
+    metas = fields["metadata"].to_pylist()
+    emb = fields["embeddings"]
+    emb_offsets = emb.offsets.to_numpy()
+    emb_values = emb.values.to_numpy(zero_copy_only=False)
+    anns = [
+        Annotation(
+            types[j] or "",
+            begins[j],
+            ends[j],
+            results[j] or "",
+            dict(metas[j]) if metas[j] else {},
+            emb_values[emb_offsets[j] : emb_offsets[j + 1]],
+        )
+        for j in range(len(types))
+    ]
+    valid = array.is_valid().to_numpy(zero_copy_only=False)
+    rows: list[list[Annotation]] = []
+    rel = offsets - start
+    for i in range(len(array)):
+        rows.append(anns[rel[i] : rel[i + 1]] if valid[i] else [])
+    return rows
+
+
+def _decode(column: pa.Array | pa.ChunkedArray, kind: str) -> list[Any]:
+    if kind == "annotation":
+        return annotations_from_arrow_fast(column)
+    return list(column.to_pylist())
+
+
+def _is_annotation_type(data_type: Any) -> bool:
+    if not isinstance(data_type, ArrayType) or not isinstance(data_type.elementType, StructType):
+        return False
+    names = data_type.elementType.fieldNames()
+    return all(f in names for f in ("annotatorType", "begin", "end", "result", "metadata"))
+
+
+def annotation_column_type(schema: StructType, column: str) -> str | None:
+    """Return the annotator type of ``column`` from its metadata (or from its values' schema).
+
+    Returns ``None`` for a column that is an annotation array without metadata.
+
+    Examples
+    --------
+    >>> from pyspark.sql.types import StructType, StructField
+    >>> from sparkbert.annotation import annotation_array_type
+    >>> schema = StructType([StructField("token", annotation_array_type(), True,
+    ...                                  {"annotatorType": "token"})])
+    >>> annotation_column_type(schema, "token")
+    'token'
+    """
+    field = schema[column]
+    meta = field.metadata or {}
+    if ANNOTATOR_TYPE_KEY in meta:
+        return str(meta[ANNOTATOR_TYPE_KEY])
+    if not _is_annotation_type(field.dataType):
+        raise SchemaError(
+            f"Column '{column}' is of type {field.dataType.simpleString()}, not an annotation column."
+        )
+    return None
+
+
+class AnnotatorTransformer(  # type: ignore[misc]
+    Transformer,
+    HasInputCols,
+    HasOutputCol,
+    DefaultParamsReadable,  # type: ignore[type-arg]
+    DefaultParamsWritable,
+):
+    """Base class of sparkbert's annotator stages (not used directly).
+
+    Subclasses declare ``inputAnnotatorTypes`` (one entry per input column, each a
+    tuple of accepted annotator types, or :data:`RAW_TEXT` for a string column),
+    ``outputAnnotatorType``, and implement :meth:`_annotator`.
+
+    Examples
+    --------
+    >>> from sparkbert import Tokenizer
+    >>> Tokenizer.outputAnnotatorType
+    'token'
+    """
+
+    _input_kwargs: dict[str, Any]  # set by pyspark's @keyword_only
+    inputAnnotatorTypes: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    outputAnnotatorType: ClassVar[str] = ""
+    #: rows handed to the annotator at once inside a task
+    chunkRows: ClassVar[int] = 1024
+
+    def _annotator(self) -> BatchAnnotator:
+        raise NotImplementedError
+
+    def _annotator_for(self, dataset: DataFrame) -> BatchAnnotator:
+        """The annotator to run on ``dataset`` (a stage may prepare the cluster first)."""
+        del dataset
+        return self._annotator()
+
+    def _output_metadata(self, schema: StructType) -> dict[str, Any]:
+        """Column metadata of the output, given the input schema."""
+        del schema
+        return {ANNOTATOR_TYPE_KEY: self.outputAnnotatorType}
+
+    def _input_kinds(self) -> list[str]:
+        return [RAW_TEXT if types == (RAW_TEXT,) else "annotation" for types in self.inputAnnotatorTypes]
+
+    def transformSchema(self, schema: StructType) -> StructType:
+        """Check the input columns and return the output schema, on the driver, before any job.
+
+        Raises :class:`~sparkbert.errors.SchemaError` naming the column and what was expected.
+
+        Examples
+        --------
+        >>> from pyspark.sql.types import StructType, StructField, StringType
+        >>> from sparkbert import DocumentAssembler
+        >>> out = DocumentAssembler().transformSchema(StructType([StructField("text", StringType())]))
+        >>> out.fieldNames()
+        ['text', 'document']
+        """
+        cols = self.getInputCols()
+        if len(cols) != len(self.inputAnnotatorTypes):
+            expected = ", ".join("|".join(t) for t in self.inputAnnotatorTypes)
+            raise SchemaError(
+                f"{type(self).__name__} takes {len(self.inputAnnotatorTypes)} input column(s) of "
+                f"annotator types [{expected}] in param 'inputCols', got {cols!r}."
+            )
+        for col, accepted in zip(cols, self.inputAnnotatorTypes):
+            if col not in schema.fieldNames():
+                raise SchemaError(
+                    f"Input column '{col}' of {type(self).__name__} (param 'inputCols') is missing; "
+                    f"available columns: {schema.fieldNames()}."
+                )
+            if accepted == (RAW_TEXT,):
+                if not isinstance(schema[col].dataType, StringType):
+                    raise SchemaError(
+                        f"Input column '{col}' of {type(self).__name__} must be a string column, "
+                        f"got {schema[col].dataType.simpleString()}."
+                    )
+                continue
+            actual = annotation_column_type(schema, col)
+            if actual is not None and actual not in accepted:
+                raise SchemaError(
+                    f"Input column '{col}' of {type(self).__name__} holds '{actual}' annotations; "
+                    f"expected annotator type {' or '.join(repr(t) for t in accepted)}."
+                )
+        return self._append_output(schema)
+
+    def _append_output(self, schema: StructType) -> StructType:
+        out = self.getOutputCol()
+        if out in schema.fieldNames():
+            raise SchemaError(
+                f"Output column '{out}' of {type(self).__name__} (param 'outputCol') already exists; "
+                "choose another name or drop the column."
+            )
+        return StructType(
+            [*schema.fields, StructField(out, annotation_array_type(), True, self._output_metadata(schema))]
+        )
+
+    def _transform(self, dataset: DataFrame) -> DataFrame:
+        out_schema = self.transformSchema(dataset.schema)
+        metadata = out_schema.fields[-1].metadata
+        return annotate_dataframe(
+            dataset,
+            self.getInputCols(),
+            self._input_kinds(),
+            self.getOutputCol(),
+            self._annotator_for(dataset),
+            metadata,
+            out_schema,
+            self.chunkRows,
+        )
+
+
+def _arrow_safe_schema(schema: StructType) -> StructType:
+    """Drop column metadata, which mapInArrow does not need and Connect may not carry."""
+    return StructType([StructField(f.name, f.dataType, f.nullable) for f in schema.fields])
+
+
+def annotate_dataframe(
+    dataset: DataFrame,
+    input_cols: Sequence[str],
+    kinds: Sequence[str],
+    output_col: str,
+    annotator: BatchAnnotator,
+    metadata: dict[str, Any],
+    out_schema: StructType,
+    chunk_rows: int,
+) -> DataFrame:
+    """Append ``output_col`` = ``annotator(input columns)`` to every row, via ``mapInArrow``.
+
+    Rows are never dropped or reordered within a partition; column metadata of the
+    input columns is restored afterwards and the output column gets ``metadata``.
+
+    Examples
+    --------
+    >>> from sparkbert import DocumentAssembler
+    >>> DocumentAssembler().chunkRows
+    1024
+    """
+    cols = list(input_cols)
+    kinds = list(kinds)
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            for start in range(0, max(batch.num_rows, 1), chunk_rows):
+                chunk = batch.slice(start, chunk_rows)
+                values = [_decode(chunk.column(c), k) for c, k in zip(cols, kinds)]
+                result = annotator(values) if chunk.num_rows else []
+                if len(result) != chunk.num_rows:  # never lose or invent a row
+                    raise RuntimeError(f"annotator returned {len(result)} rows for {chunk.num_rows}")
+                arrays = [*chunk.columns, annotations_to_arrow(result)]
+                yield pa.RecordBatch.from_arrays(arrays, names=[*chunk.schema.names, output_col])
+
+    result = dataset.mapInArrow(run, _arrow_safe_schema(out_schema))
+    selected = [
+        F.col(f.name).alias(f.name, metadata=f.metadata) if f.metadata else F.col(f.name)
+        for f in out_schema.fields[:-1]
+    ]
+    selected.append(F.col(output_col).alias(output_col, metadata=metadata))
+    return result.select(*selected)

@@ -1,0 +1,234 @@
+"""EmbeddingsFinisher: embedding annotations → plain arrays or ``pyspark.ml`` vectors.
+
+===================================================  ====================================
+input                                                output
+===================================================  ====================================
+``word_embeddings`` or ``sentence_embeddings`` (n)   ``array<array<float>>`` or ``array<vector>`` (n)
+===================================================  ====================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyspark import keyword_only
+from pyspark.ml import Transformer
+from pyspark.ml.functions import array_to_vector
+from pyspark.ml.linalg import VectorUDT
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, FloatType, StructField, StructType
+
+from sparkbert.annotation import SENTENCE_EMBEDDINGS, WORD_EMBEDDINGS
+from sparkbert.errors import SchemaError
+from sparkbert.params import HasInputCols
+from sparkbert.stages.base import _is_annotation_type, annotation_column_type
+
+_ACCEPTED = (WORD_EMBEDDINGS, SENTENCE_EMBEDDINGS)
+
+
+class EmbeddingsFinisher(Transformer, HasInputCols, DefaultParamsReadable, DefaultParamsWritable):  # type: ignore[misc,type-arg]
+    """Turn embedding annotations into columns that pyspark.ml estimators read.
+
+    For each input column, writes one output column holding the vectors of its
+    annotations, in order: ``array<array<float>>`` by default, or ``array<vector>``
+    (``pyspark.ml.linalg.VectorUDT``) with ``outputAsVector``. A null annotation
+    array gives an empty array; rows are never dropped.
+
+    Parameters
+    ----------
+    inputCols : list of str, default ["embeddings"]
+    outputCols : list of str, default ``finished_<input>`` per input
+    outputAsVector : bool, default False
+    cleanAnnotations : bool, default False
+        Drop every annotation column from the output.
+
+    Examples
+    --------
+    >>> from pyspark.sql import SparkSession
+    >>> from sparkbert.annotation import Annotation, annotation_array_type
+    >>> from pyspark.sql.types import StructType, StructField
+    >>> spark = SparkSession.builder.master("local[1]").getOrCreate()
+    >>> schema = StructType([StructField("embeddings", annotation_array_type(), True,
+    ...                                  {"annotatorType": "word_embeddings"})])
+    >>> ann = Annotation("word_embeddings", 0, 1, "Hi", {}, [0.5, 1.0])
+    >>> df = spark.createDataFrame([([ann.to_row()],)], schema)
+    >>> EmbeddingsFinisher().transform(df).first().finished_embeddings
+    [[0.5, 1.0]]
+    """
+
+    _input_kwargs: dict[str, Any]  # set by pyspark's @keyword_only
+
+    outputCols: Param[list[str]] = Param(
+        Params._dummy(), "outputCols", "output column names", typeConverter=TypeConverters.toListString
+    )
+    outputAsVector: Param[bool] = Param(
+        Params._dummy(), "outputAsVector", "write pyspark.ml vectors", typeConverter=TypeConverters.toBoolean
+    )
+    cleanAnnotations: Param[bool] = Param(
+        Params._dummy(), "cleanAnnotations", "drop annotation columns", typeConverter=TypeConverters.toBoolean
+    )
+
+    @keyword_only
+    def __init__(
+        self,
+        *,
+        inputCols: list[str] | None = None,
+        outputCols: list[str] | None = None,
+        outputAsVector: bool = False,
+        cleanAnnotations: bool = False,
+    ) -> None:
+        super().__init__()
+        self._setDefault(inputCols=["embeddings"], outputAsVector=False, cleanAnnotations=False)
+        self.setParams(**self._input_kwargs)
+
+    @keyword_only
+    def setParams(
+        self,
+        *,
+        inputCols: list[str] | None = None,
+        outputCols: list[str] | None = None,
+        outputAsVector: bool = False,
+        cleanAnnotations: bool = False,
+    ) -> EmbeddingsFinisher:
+        """Set params by keyword; returns ``self``.
+
+        Examples
+        --------
+        >>> EmbeddingsFinisher().setParams(outputAsVector=True).getOutputAsVector()
+        True
+        """
+        kwargs = {k: v for k, v in self._input_kwargs.items() if v is not None}
+        return self._set(**kwargs)  # type: ignore[no-any-return]
+
+    def setOutputCols(self, *value: str | list[str]) -> EmbeddingsFinisher:
+        """Set the output column names, one per input column.
+
+        Examples
+        --------
+        >>> EmbeddingsFinisher().setOutputCols("vectors").getOutputCols()
+        ['vectors']
+        """
+        cols = list(value[0]) if len(value) == 1 and not isinstance(value[0], str) else list(value)
+        return self._set(outputCols=cols)  # type: ignore[no-any-return]
+
+    def getOutputCols(self) -> list[str]:
+        """Return the output column names (``finished_<input>`` unless set).
+
+        Examples
+        --------
+        >>> EmbeddingsFinisher().setInputCols("embeddings").getOutputCols()
+        ['finished_embeddings']
+        """
+        if self.isDefined(self.outputCols):
+            return self.getOrDefault(self.outputCols)  # type: ignore[no-any-return]
+        return [f"finished_{c}" for c in self.getInputCols()]
+
+    def setOutputAsVector(self, value: bool) -> EmbeddingsFinisher:
+        """Write ``pyspark.ml`` vectors instead of float arrays.
+
+        Examples
+        --------
+        >>> EmbeddingsFinisher().setOutputAsVector(True).getOutputAsVector()
+        True
+        """
+        return self._set(outputAsVector=value)  # type: ignore[no-any-return]
+
+    def getOutputAsVector(self) -> bool:
+        """Return whether vectors are written.
+
+        Examples
+        --------
+        >>> EmbeddingsFinisher().getOutputAsVector()
+        False
+        """
+        return self.getOrDefault(self.outputAsVector)  # type: ignore[no-any-return]
+
+    def setCleanAnnotations(self, value: bool) -> EmbeddingsFinisher:
+        """Drop every annotation column from the output.
+
+        Examples
+        --------
+        >>> EmbeddingsFinisher().setCleanAnnotations(True).getCleanAnnotations()
+        True
+        """
+        return self._set(cleanAnnotations=value)  # type: ignore[no-any-return]
+
+    def getCleanAnnotations(self) -> bool:
+        """Return whether annotation columns are dropped.
+
+        Examples
+        --------
+        >>> EmbeddingsFinisher().getCleanAnnotations()
+        False
+        """
+        return self.getOrDefault(self.cleanAnnotations)  # type: ignore[no-any-return]
+
+    def transformSchema(self, schema: StructType) -> StructType:
+        """Check the input columns on the driver and return the output schema.
+
+        Examples
+        --------
+        >>> from pyspark.sql.types import StructType
+        >>> EmbeddingsFinisher().transformSchema(StructType([]))
+        Traceback (most recent call last):
+        ...
+        sparkbert.errors.SchemaError: Input column 'embeddings' of EmbeddingsFinisher (param 'inputCols') is missing; available columns: [].
+        """
+        inputs, outputs = self.getInputCols(), self.getOutputCols()
+        if len(inputs) != len(outputs):
+            raise SchemaError(
+                f"EmbeddingsFinisher needs one output column per input column: param 'inputCols' "
+                f"has {inputs!r}, param 'outputCols' has {outputs!r}."
+            )
+        for col in inputs:
+            if col not in schema.fieldNames():
+                raise SchemaError(
+                    f"Input column '{col}' of EmbeddingsFinisher (param 'inputCols') is missing; "
+                    f"available columns: {schema.fieldNames()}."
+                )
+            actual = annotation_column_type(schema, col)
+            if actual is not None and actual not in _ACCEPTED:
+                raise SchemaError(
+                    f"Input column '{col}' of EmbeddingsFinisher holds '{actual}' annotations; "
+                    f"expected annotator type 'word_embeddings' or 'sentence_embeddings'."
+                )
+        for col in outputs:
+            if col in schema.fieldNames() and col not in inputs:
+                raise SchemaError(
+                    f"Output column '{col}' of EmbeddingsFinisher (param 'outputCols') already exists."
+                )
+        element = finished_type(self.getOutputAsVector())
+        kept = [f for f in schema.fields if not self._dropped(f)]
+        return StructType([*kept, *(StructField(c, ArrayType(element, False), False) for c in outputs)])
+
+    def _dropped(self, field: StructField) -> bool:
+        if field.name in self.getOutputCols():
+            return True
+        return self.getCleanAnnotations() and _is_annotation_type(field.dataType)
+
+    def _finish(self, col: str) -> Column:
+        if self.getOutputAsVector():
+            finished = F.transform(F.col(col), lambda a: array_to_vector(a["embeddings"]))
+        else:
+            finished = F.transform(F.col(col), lambda a: a["embeddings"])
+        return F.coalesce(finished, F.array().cast(ArrayType(finished_type(self.getOutputAsVector()))))
+
+    def _transform(self, dataset: DataFrame) -> DataFrame:
+        self.transformSchema(dataset.schema)
+        new_cols = [self._finish(i).alias(o) for i, o in zip(self.getInputCols(), self.getOutputCols())]
+        kept = [F.col(f.name) for f in dataset.schema.fields if not self._dropped(f)]
+        return dataset.select(*kept, *new_cols)
+
+
+def finished_type(as_vector: bool) -> VectorUDT | ArrayType:
+    """Return the element type EmbeddingsFinisher writes.
+
+    Examples
+    --------
+    >>> finished_type(False).simpleString()
+    'array<float>'
+    """
+    return VectorUDT() if as_vector else ArrayType(FloatType(), False)

@@ -1,0 +1,152 @@
+"""SentenceEmbeddings: word embeddings → one vector per sentence (or document).
+
+===================================  =======================
+input                                output
+===================================  =======================
+``document``, ``word_embeddings``    ``sentence_embeddings``
+===================================  =======================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pyspark import keyword_only
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.sql import DataFrame
+from pyspark.sql.types import StructType
+
+from sparkbert.annotation import (
+    ANNOTATOR_TYPE_KEY,
+    DOCUMENT,
+    SENTENCE_EMBEDDINGS,
+    WORD_EMBEDDINGS,
+    Annotation,
+)
+from sparkbert.errors import SchemaError
+from sparkbert.params import check_choice
+from sparkbert.runtime.sentence_pooling import SENTENCE_POOLING, pool_sentences
+from sparkbert.stages.base import AnnotatorTransformer, BatchAnnotator
+
+
+class _PoolSentences:
+    def __init__(self, strategy: str, dimension: int) -> None:
+        self.strategy = strategy
+        self.dimension = dimension
+
+    def __call__(self, columns: Sequence[Sequence[Any]]) -> list[list[Annotation]]:
+        return [
+            pool_sentences(sentences or [], words or [], self.strategy, self.dimension)
+            for sentences, words in zip(columns[0], columns[1])
+        ]
+
+
+class SentenceEmbeddings(AnnotatorTransformer):
+    """Average (or sum) the word embeddings of each sentence into one vector.
+
+    Parameters
+    ----------
+    inputCols : list of str, default ["sentence", "embeddings"]
+        A ``document`` column (sentences or whole documents) and a ``word_embeddings`` column.
+    outputCol : str, default "sentence_embeddings"
+    poolingStrategy : str, default "AVERAGE"
+        ``AVERAGE`` or ``SUM``.
+
+    Examples
+    --------
+    >>> SentenceEmbeddings().setPoolingStrategy("SUM").getPoolingStrategy()
+    'SUM'
+    """
+
+    inputAnnotatorTypes = ((DOCUMENT,), (WORD_EMBEDDINGS,))
+    outputAnnotatorType = SENTENCE_EMBEDDINGS
+
+    poolingStrategy: Param[str] = Param(
+        Params._dummy(), "poolingStrategy", "AVERAGE or SUM", TypeConverters.toString
+    )
+
+    @keyword_only
+    def __init__(
+        self,
+        *,
+        inputCols: list[str] | None = None,
+        outputCol: str = "sentence_embeddings",
+        poolingStrategy: str = "AVERAGE",
+    ) -> None:
+        super().__init__()
+        self._setDefault(
+            inputCols=["sentence", "embeddings"], outputCol="sentence_embeddings", poolingStrategy="AVERAGE"
+        )
+        self.setParams(**self._input_kwargs)
+
+    @keyword_only
+    def setParams(
+        self,
+        *,
+        inputCols: list[str] | None = None,
+        outputCol: str = "sentence_embeddings",
+        poolingStrategy: str = "AVERAGE",
+    ) -> SentenceEmbeddings:
+        """Set params by keyword; returns ``self``.
+
+        Examples
+        --------
+        >>> SentenceEmbeddings().setParams(outputCol="vec").getOutputCol()
+        'vec'
+        """
+        kwargs = {k: v for k, v in self._input_kwargs.items() if v is not None}
+        if "poolingStrategy" in kwargs:
+            check_choice("poolingStrategy", kwargs["poolingStrategy"], SENTENCE_POOLING)
+        return self._set(**kwargs)  # type: ignore[no-any-return]
+
+    def setPoolingStrategy(self, value: str) -> SentenceEmbeddings:
+        """Set ``AVERAGE`` or ``SUM``.
+
+        Examples
+        --------
+        >>> SentenceEmbeddings().setPoolingStrategy("AVERAGE").getPoolingStrategy()
+        'AVERAGE'
+        """
+        return self._set(poolingStrategy=check_choice("poolingStrategy", value, SENTENCE_POOLING))  # type: ignore[no-any-return]
+
+    def getPoolingStrategy(self) -> str:
+        """Return the pooling strategy.
+
+        Examples
+        --------
+        >>> SentenceEmbeddings().getPoolingStrategy()
+        'AVERAGE'
+        """
+        return self.getOrDefault(self.poolingStrategy)  # type: ignore[no-any-return]
+
+    def _dimension(self, schema: StructType) -> int:
+        column = self.getInputCols()[1]
+        meta = schema[column].metadata or {} if column in schema.fieldNames() else {}
+        if "dimension" not in meta:
+            raise SchemaError(
+                f"Input column '{column}' of SentenceEmbeddings has no 'dimension' in its metadata; "
+                "produce it with BertEmbeddings."
+            )
+        return int(meta["dimension"])
+
+    def transformSchema(self, schema: StructType) -> StructType:
+        """Check columns on the driver and return the output schema.
+
+        Examples
+        --------
+        >>> SentenceEmbeddings.transformSchema.__name__
+        'transformSchema'
+        """
+        out = super().transformSchema(schema)
+        self._dimension(schema)
+        return out
+
+    def _output_metadata(self, schema: StructType) -> dict[str, Any]:
+        return {ANNOTATOR_TYPE_KEY: SENTENCE_EMBEDDINGS, "dimension": self._dimension(schema)}
+
+    def _annotator_for(self, dataset: DataFrame) -> BatchAnnotator:
+        return _PoolSentences(self.getPoolingStrategy(), self._dimension(dataset.schema))
+
+    def _annotator(self) -> BatchAnnotator:
+        return _PoolSentences(self.getPoolingStrategy(), 0)

@@ -1,0 +1,80 @@
+"""Pure alignment, windowing, pooling and batching: no Spark, no model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sparkbert.errors import InvalidParamError
+from sparkbert.runtime.alignment import assign_windows, plan_windows, pool, token_piece_ranges
+from sparkbert.runtime.batching import make_batches, pad_batch
+
+
+def test_pieces_map_to_the_tokens_they_overlap() -> None:
+    # "l'homme" as tokens "l'" [0,2) "homme" [2,7); pieces "l" "'" "homme"
+    lo, hi = token_piece_ranges(np.array([[0, 2], [2, 7]]), np.array([0, 1, 2]), np.array([1, 2, 7]))
+    assert lo.tolist() == [0, 2] and hi.tolist() == [2, 3]
+
+
+def test_a_piece_spanning_two_tokens_belongs_to_both() -> None:
+    # one Thai piece [0,6) covering two tokens [0,3) and [3,6)
+    lo, hi = token_piece_ranges(np.array([[0, 3], [3, 6]]), np.array([0]), np.array([6]))
+    assert lo.tolist() == [0, 0] and hi.tolist() == [1, 1]
+
+
+def test_token_without_pieces_gets_an_empty_range() -> None:
+    # a zero-width-only token at [3,4) between pieces [0,3) and [4,6)
+    lo, hi = token_piece_ranges(np.array([[0, 3], [3, 4], [4, 6]]), np.array([0, 4]), np.array([3, 6]))
+    assert (hi - lo).tolist() == [1, 0, 1]
+
+
+@pytest.mark.parametrize("n,length", [(1, 126), (126, 126), (127, 126), (1000, 126), (999, 10), (11, 10)])
+def test_windows_cover_every_piece_with_context(n: int, length: int) -> None:
+    windows = plan_windows(n, length)
+    assert all(0 <= s < e <= n and e - s <= length for s, e in windows)
+    assert windows[0][0] == 0 and windows[-1][1] == n
+    owner = assign_windows(n, windows)
+    for i in range(n):
+        start, end = windows[owner[i]]
+        assert start <= i < end
+        # a piece never sits closer than a quarter window to an inner window edge
+        if n > length:
+            left = i - start if start > 0 else length
+            right = end - 1 - i if end < n else length
+            assert min(left, right) >= length // 4 - 1
+
+
+def test_window_length_too_small_is_a_clear_error() -> None:
+    with pytest.raises(InvalidParamError, match="maxSentenceLength"):
+        plan_windows(10, 1)
+
+
+def test_pooling_strategies() -> None:
+    v = np.arange(12, dtype=np.float32).reshape(4, 3)
+    lo, hi = np.array([0, 1, 4]), np.array([1, 4, 4])
+    assert pool(v, lo, hi, "first").tolist() == [[0, 1, 2], [3, 4, 5], [0, 0, 0]]
+    assert pool(v, lo, hi, "last").tolist() == [[0, 1, 2], [9, 10, 11], [0, 0, 0]]
+    assert pool(v, lo, hi, "mean").tolist() == [[0, 1, 2], [6, 7, 8], [0, 0, 0]]
+    with pytest.raises(InvalidParamError, match="'first', 'mean', 'last'"):
+        pool(v, lo, hi, "max")
+
+
+def test_batches_respect_size_and_budget_and_keep_every_index() -> None:
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(3, 130, size=500).tolist()
+    batches = make_batches(lengths, batch_size=16, token_budget=1024)
+    flat = sorted(i for b in batches for i in b)
+    assert flat == list(range(500))
+    for b in batches:
+        assert len(b) <= 16
+        assert len(b) == 1 or max(lengths[i] for i in b) * len(b) <= 1024
+    # length-sorted: padding waste stays small
+    padded = sum(max(lengths[i] for i in b) * len(b) for b in batches)
+    assert padded < 1.1 * sum(lengths)
+
+
+def test_pad_batch_pads_right_with_mask() -> None:
+    ids, mask, types = pad_batch([np.array([101, 5, 102]), np.array([101, 102])], pad_id=0)
+    assert ids.dtype == np.int64 and ids.tolist() == [[101, 5, 102], [101, 102, 0]]
+    assert mask.tolist() == [[1, 1, 1], [1, 1, 0]]
+    assert not types.any()
