@@ -29,6 +29,7 @@ from sparkbert.errors import (
     SchemaError,
     SparkBertError,
     UnsafeModelError,
+    UnsupportedStageError,
 )
 
 __version__ = "0.1.0"
@@ -42,9 +43,13 @@ _LAZY = {
     "SentenceDetector": "sparkbert.stages.sentence_detector",
     "SentenceEmbeddings": "sparkbert.stages.sentence_embeddings",
     "Tokenizer": "sparkbert.stages.tokenizer",
+    "LightPipeline": "sparkbert.light",
+    "embed": "sparkbert.quick",
 }
 
 if TYPE_CHECKING:
+    from sparkbert.light import LightPipeline
+    from sparkbert.quick import embed
     from sparkbert.stages.bert_embeddings import BertEmbeddings
     from sparkbert.stages.document_assembler import DocumentAssembler
     from sparkbert.stages.embeddings_finisher import EmbeddingsFinisher
@@ -72,6 +77,7 @@ __all__ = [
     "DocumentAssembler",
     "EmbeddingsFinisher",
     "InvalidParamError",
+    "LightPipeline",
     "MissingDependencyError",
     "ModelError",
     "ModelIntegrityError",
@@ -82,5 +88,7 @@ __all__ = [
     "SparkBertError",
     "Tokenizer",
     "UnsafeModelError",
+    "UnsupportedStageError",
     "__version__",
+    "embed",
 ]

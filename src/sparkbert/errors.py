@@ -10,6 +10,7 @@ fits, so callers can catch either::
     │   ├── ModelNotFoundError (FileNotFoundError)   no such model, or offline and not cached
     │   ├── ModelIntegrityError (ValueError)         a file missing or failing its sha256
     │   └── UnsafeModelError (ValueError)            pickles, remote code, paths leaving a folder
+    ├── UnsupportedStageError (TypeError)     a stage LightPipeline cannot run in-process
     └── MissingDependencyError (ImportError)  an optional extra is not installed
 
 Examples
@@ -109,6 +110,16 @@ class UnsafeModelError(ModelError, ValueError):
     """
 
 
+class UnsupportedStageError(SparkBertError, TypeError):
+    """A pipeline stage that cannot run in-process in a ``LightPipeline``.
+
+    Examples
+    --------
+    >>> issubclass(UnsupportedStageError, TypeError)
+    True
+    """
+
+
 class MissingDependencyError(SparkBertError, ImportError):
     """An optional dependency is not installed; the message names the extra.
 
@@ -139,4 +150,5 @@ __all__ = [
     "SchemaError",
     "SparkBertError",
     "UnsafeModelError",
+    "UnsupportedStageError",
 ]

@@ -205,8 +205,9 @@ class Embedder:
             pooled = pool(vecs, lo, hi, self.config.pooling)
             s_key = _sentence_key(sentence, job.sentence)
             for k, t_idx in enumerate(job.tokens):
+                word_start = bool(hi[k] > lo[k]) and enc.starts[lo[k]] >= spans[k, 0]
                 out[job.row][t_idx] = _annotation(
-                    toks[k], s_key, enc, int(lo[k]), int(hi[k]), pooled[k], res.unk
+                    toks[k], s_key, enc, int(lo[k]), int(hi[k]), pooled[k], res.unk, word_start
                 )
         zero = np.zeros(res.hidden_size, dtype=np.float32)
         result: list[list[Annotation]] = []
@@ -224,6 +225,7 @@ class Embedder:
                         0,
                         zero,
                         res.unk,
+                        False,
                     )
                     for i, a in enumerate(row)
                 ]
@@ -265,14 +267,22 @@ class Embedder:
 
 
 def _annotation(
-    token: Annotation, sentence: str, enc: PieceEncoding, lo: int, hi: int, vector: np.ndarray, unk: int
+    token: Annotation,
+    sentence: str,
+    enc: PieceEncoding,
+    lo: int,
+    hi: int,
+    vector: np.ndarray,
+    unk: int,
+    starts_inside: bool,
 ) -> Annotation:
+    """Build one output annotation; ``starts_inside``: the first piece begins within the token."""
     has = hi > lo
     metadata = {
         "sentence": sentence,
         "token": token.result,
         "pieceId": str(int(enc.ids[lo])) if has else "-1",
-        "isWordStart": str(has and not enc.tokens[lo].startswith("##")).lower(),
+        "isWordStart": str(has and starts_inside and not enc.tokens[lo].startswith("##")).lower(),
         "isOOV": str(has and bool(np.all(enc.ids[lo:hi] == unk))).lower(),
         "noPieces": str(not has).lower(),
     }

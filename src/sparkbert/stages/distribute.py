@@ -1,23 +1,29 @@
 """Getting a model directory to executors without pickling or broadcasting weights.
 
 In local mode executors read the driver's directory directly. On a cluster the
-directory is shipped once per application with ``SparkContext.addFile`` under a
-name derived from the model's identity, and each executor process loads it from
-``SparkFiles``. A directory on a filesystem every executor mounts needs no
-shipping: set ``spark.sparkbert.shipModel`` to ``false``.
+directory is packed into an uncompressed zip named after the model's identity and
+shipped once per application with ``SparkContext.addArchive`` (Spark refuses
+``addFile`` of a local directory outside local mode); each executor unpacks it
+once and loads it from ``SparkFiles``. The zip stays on the driver until it exits,
+so an executor that joins later (one replacing a lost executor) can fetch it too.
+A directory on a filesystem every executor mounts needs no shipping: set
+``spark.sparkbert.shipModel`` to ``false``.
 
 Examples
 --------
 >>> shipped_name("0123456789abcdef0123")
-'sparkbert-model-0123456789abcdef'
+'sparkbert-model-0123456789abcdef.zip'
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
 import tempfile
 import threading
+import zipfile
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -27,14 +33,14 @@ _LOCK = threading.Lock()
 
 
 def shipped_name(identity: str) -> str:
-    """Return the ``SparkFiles`` name a model directory is shipped under.
+    """Return the ``SparkFiles`` name a model directory is shipped (and unpacked) under.
 
     Examples
     --------
     >>> shipped_name("ab" * 20)[:16]
     'sparkbert-model-'
     """
-    return f"sparkbert-model-{identity[:16]}"
+    return f"sparkbert-model-{identity[:16]}.zip"
 
 
 def ship_model(spark: Any, model_path: str) -> str | None:
@@ -66,9 +72,19 @@ def ship_model(spark: Any, model_path: str) -> str | None:
         if key in _SHIPPED:
             return name
         staging = tempfile.mkdtemp(prefix="sparkbert-ship-")
-        link = os.path.join(staging, name)
-        os.symlink(os.path.realpath(model_path), link)
+        atexit.register(shutil.rmtree, staging, True)
+        archive = os.path.join(staging, name)
         logger.info("shipping model directory %s to executors as %s", model_path, name)
-        sc.addFile(link, recursive=True)
+        _zip_folder(model_path, archive)
+        sc.addArchive(archive)
         _SHIPPED[key] = name
     return name
+
+
+def _zip_folder(folder: str, archive: str) -> None:
+    """Write the files of ``folder`` (not sub-folders) into an uncompressed zip, at its root."""
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as z:
+        for entry in sorted(os.listdir(folder)):
+            path = os.path.join(folder, entry)
+            if os.path.isfile(path):
+                z.write(path, entry)

@@ -264,9 +264,8 @@ class SentenceDetector(AnnotatorTransformer):
         col = self.getOutputCol()
         meta = out.schema[col].metadata
         exploded = out.withColumn(col, F.explode_outer(F.col(col)))
-        return exploded.withColumn(
-            col,
-            F.when(F.col(col).isNull(), F.array().cast(out.schema[col].dataType))
-            .otherwise(F.array(F.col(col)))
-            .alias(col, metadata=meta),
+        value = F.when(F.col(col).isNull(), F.array().cast(out.schema[col].dataType)).otherwise(
+            F.array(F.col(col))
         )
+        # withMetadata, not alias(metadata=...): Spark Connect drops metadata set inside withColumn
+        return exploded.withColumn(col, value).withMetadata(col, meta)

@@ -1,0 +1,325 @@
+"""Reading a Hugging Face BERT checkpoint: its config and its safetensors weights.
+
+Weights are read one tensor at a time (safetensors is memory-mapped), so a conversion
+never holds more than the tensor it is writing. Both key layouts of real checkpoints are
+accepted and mapped to one canonical name:
+
+=================================================  ==========================================
+in the file                                        canonical
+=================================================  ==========================================
+``bert.embeddings.LayerNorm.gamma`` (Google, mBERT) ``embeddings.LayerNorm.weight``
+``embeddings.LayerNorm.weight`` (``save_pretrained``) ``embeddings.LayerNorm.weight``
+``cls.*``, ``pooler.*``, ``*.position_ids``          ignored
+=================================================  ==========================================
+
+Pickle-based weights (``pytorch_model.bin``, ``.pt``, ``.ckpt``) are refused: unpickling
+runs code.
+
+Examples
+--------
+>>> canonical_key("bert.encoder.layer.0.output.LayerNorm.gamma")
+'encoder.layer.0.output.LayerNorm.weight'
+>>> canonical_key("cls.predictions.bias") is None
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sparkbert.errors import InvalidParamError, ModelIntegrityError, ModelNotFoundError, UnsafeModelError
+from sparkbert.model.directory import check_file_name
+
+logger = logging.getLogger(__name__)
+
+SAFETENSORS_NAME = "model.safetensors"
+SAFETENSORS_INDEX_NAME = "model.safetensors.index.json"
+_PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+#: Activations the converter implements (Hugging Face's ``"gelu"`` is the exact erf GELU).
+SUPPORTED_ACTIVATIONS = ("gelu",)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelNotFoundError(f"{path} not found") from None
+    except (OSError, ValueError) as e:
+        raise ModelIntegrityError(f"{path} is not valid JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise ModelIntegrityError(f"{path} must hold a JSON object")
+    return data
+
+
+@dataclass(frozen=True)
+class BertSpec:
+    """The shapes of a ``BertModel``, read from its ``config.json``.
+
+    Examples
+    --------
+    >>> spec = BertSpec.from_config({"vocab_size": 100, "hidden_size": 8, "num_hidden_layers": 1,
+    ...     "num_attention_heads": 2, "intermediate_size": 16, "max_position_embeddings": 32})
+    >>> spec.type_vocab_size, spec.layer_norm_eps
+    (2, 1e-12)
+    """
+
+    vocab_size: int
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    intermediate_size: int
+    max_position_embeddings: int
+    type_vocab_size: int = 2
+    layer_norm_eps: float = 1e-12
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], *, where: str = "config.json") -> BertSpec:
+        """Check a Hugging Face BERT config and return its shapes.
+
+        Raises
+        ------
+        ModelIntegrityError
+            A size is missing or not a positive integer, or heads do not divide the width.
+        InvalidParamError
+            The config asks for something the converter does not implement (another
+            ``model_type``, activation or position embedding, a decoder).
+
+        Examples
+        --------
+        >>> BertSpec.from_config({"hidden_act": "relu"})
+        Traceback (most recent call last):
+        ...
+        sparkbert.errors.InvalidParamError: Invalid value for param 'config.json: hidden_act': 'relu'. Valid values: 'gelu'.
+        """
+        _require(config, "model_type", config.get("model_type", "bert"), ("bert",), where)
+        _require(config, "hidden_act", config.get("hidden_act", "gelu"), SUPPORTED_ACTIVATIONS, where)
+        position = config.get("position_embedding_type", "absolute")
+        _require(config, "position_embedding_type", position, ("absolute",), where)
+        _require(config, "is_decoder", bool(config.get("is_decoder", False)), (False,), where)
+        sizes: dict[str, int] = {}
+        for field in (
+            "vocab_size",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+            "max_position_embeddings",
+            "type_vocab_size",
+        ):
+            value = config.get(field, 2 if field == "type_vocab_size" else None)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ModelIntegrityError(f"{where}: {field!r} must be a positive integer, got {value!r}")
+            sizes[field] = value
+        if sizes["hidden_size"] % sizes["num_attention_heads"]:
+            raise ModelIntegrityError(
+                f"{where}: hidden_size {sizes['hidden_size']} is not a multiple of "
+                f"num_attention_heads {sizes['num_attention_heads']}"
+            )
+        eps = config.get("layer_norm_eps", 1e-12)
+        if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not 0 < eps < 1:
+            raise ModelIntegrityError(
+                f"{where}: 'layer_norm_eps' must be a small positive number, got {eps!r}"
+            )
+        return cls(layer_norm_eps=float(eps), **sizes)
+
+
+def _require(
+    config: Mapping[str, Any], field: str, value: object, valid: tuple[object, ...], where: str
+) -> None:
+    if value not in valid:
+        raise InvalidParamError.for_param(f"{where}: {field}", value, valid)
+
+
+def read_config(checkpoint: Path) -> tuple[dict[str, Any], BertSpec]:
+    """Return a checkpoint's ``config.json`` and its :class:`BertSpec`.
+
+    Examples
+    --------
+    >>> read_config(Path("/nonexistent"))
+    Traceback (most recent call last):
+    ...
+    sparkbert.errors.ModelNotFoundError: /nonexistent/config.json not found
+    """
+    path = checkpoint / "config.json"
+    config = _read_json(path)
+    return config, BertSpec.from_config(config, where=str(path))
+
+
+def canonical_key(key: str) -> str | None:
+    """Map a checkpoint key to its canonical ``BertModel`` name, or None to ignore it.
+
+    Examples
+    --------
+    >>> canonical_key("embeddings.word_embeddings.weight")
+    'embeddings.word_embeddings.weight'
+    >>> canonical_key("bert.embeddings.position_ids") is None
+    True
+    """
+    name = key.removeprefix("bert.")
+    if not name.startswith(("embeddings.", "encoder.")) or name.endswith("position_ids"):
+        return None
+    return name.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias")
+
+
+def weight_files(checkpoint: Path) -> list[str]:
+    """Return the safetensors file names of a checkpoint (one file, or the shards of an index).
+
+    Raises
+    ------
+    UnsafeModelError
+        Only pickle-based weights are present, or an index names a path outside the folder.
+    ModelIntegrityError
+        No weights at all, or a shard listed in the index is missing.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "pytorch_model.bin").write_bytes(b"")
+    >>> weight_files(folder)
+    Traceback (most recent call last):
+    ...
+    sparkbert.errors.UnsafeModelError: ... holds only pickle-based weights (pytorch_model.bin) ...
+    """
+    if (checkpoint / SAFETENSORS_NAME).is_file():
+        return [SAFETENSORS_NAME]
+    index_path = checkpoint / SAFETENSORS_INDEX_NAME
+    if index_path.is_file():
+        weight_map = _read_json(index_path).get("weight_map")
+        if not isinstance(weight_map, dict) or not weight_map:
+            raise ModelIntegrityError(f"{index_path} has no 'weight_map'")
+        shards = sorted({check_file_name(v, where=str(index_path)) for v in weight_map.values()})
+        for shard in shards:
+            if not (checkpoint / shard).is_file():
+                raise ModelIntegrityError(f"{checkpoint / shard} is listed in {index_path.name} but missing")
+        return [*shards, SAFETENSORS_INDEX_NAME]
+    pickles = sorted(p.name for p in checkpoint.iterdir() if p.name.endswith(_PICKLE_SUFFIXES))
+    if pickles:
+        raise UnsafeModelError(
+            f"{checkpoint} holds only pickle-based weights ({', '.join(pickles)}). Loading a pickle "
+            "runs arbitrary code, so sparkbert refuses it: use a checkpoint with model.safetensors "
+            "(most Hub repos have one; or convert once, in a sandbox, with transformers' "
+            "save_pretrained(..., safe_serialization=True))."
+        )
+    raise ModelIntegrityError(f"{checkpoint} has no {SAFETENSORS_NAME} or {SAFETENSORS_INDEX_NAME}")
+
+
+class CheckpointWeights:
+    """Lazy, checked access to a checkpoint's weights by canonical name.
+
+    Use as a context manager; :meth:`get` returns one float32 array at a time.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from safetensors.numpy import save_file
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> save_file({"bert.embeddings.LayerNorm.gamma": np.ones(4, np.float16)}, str(folder / "model.safetensors"))
+    >>> with CheckpointWeights(folder) as weights:
+    ...     weights.get("embeddings.LayerNorm.weight", (4,)).dtype
+    dtype('float32')
+    """
+
+    def __init__(self, checkpoint: str | os.PathLike[str]) -> None:
+        from safetensors import safe_open
+
+        self.checkpoint = Path(checkpoint)
+        self.files = weight_files(self.checkpoint)
+        self._stack = contextlib.ExitStack()
+        self._keys: dict[str, tuple[Any, str, str]] = {}
+        try:
+            for name in self.files:
+                if name.endswith(".json"):
+                    continue
+                try:
+                    handle = self._stack.enter_context(
+                        safe_open(str(self.checkpoint / name), framework="numpy")
+                    )
+                except Exception as e:  # safetensors raises its own error types
+                    raise ModelIntegrityError(
+                        f"{self.checkpoint / name} is not a valid safetensors file: {e}"
+                    ) from e
+                for key in handle.keys():  # noqa: SIM118 (safe_open is not iterable)
+                    canonical = canonical_key(key)
+                    if canonical is None:
+                        continue
+                    if canonical in self._keys:
+                        raise ModelIntegrityError(
+                            f"{self.checkpoint}: {key!r} and {self._keys[canonical][1]!r} are both {canonical!r}"
+                        )
+                    self._keys[canonical] = (handle, key, name)
+        except BaseException:
+            self._stack.close()
+            raise
+
+    def __enter__(self) -> CheckpointWeights:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the memory-mapped files."""
+        self._stack.close()
+
+    def keys(self) -> Iterator[str]:
+        """Yield the canonical names present (ignored keys left out)."""
+        yield from self._keys
+
+    def get(self, name: str, shape: tuple[int, ...]) -> NDArray[np.float32]:
+        """Return the float32 weight ``name`` after checking its shape.
+
+        Raises
+        ------
+        ModelIntegrityError
+            The weight is missing (both layouts' spellings are named) or has another shape.
+        """
+        if name not in self._keys:
+            legacy = "bert." + name.replace("LayerNorm.weight", "LayerNorm.gamma").replace(
+                "LayerNorm.bias", "LayerNorm.beta"
+            )
+            raise ModelIntegrityError(
+                f"{self.checkpoint}: weight {name!r} (or {legacy!r}) is missing from {', '.join(self.files)}"
+            )
+        handle, key, file_name = self._keys[name]
+        found = tuple(handle.get_slice(key).get_shape())
+        if found != shape:
+            raise ModelIntegrityError(
+                f"{self.checkpoint / file_name}: {key!r} has shape {found}, the config implies {shape}"
+            )
+        if handle.get_slice(key).get_dtype() == "BF16":
+            return _read_bf16(self.checkpoint / file_name, key, shape)
+        return np.asarray(handle.get_tensor(key), dtype=np.float32)
+
+
+def _read_bf16(path: Path, key: str, shape: tuple[int, ...]) -> NDArray[np.float32]:
+    """Read a bfloat16 tensor (which numpy lacks) by widening its bits to float32."""
+    with open(path, "rb") as f:
+        header_len = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(header_len))
+    begin, end = header[key]["data_offsets"]
+    bits = np.fromfile(path, dtype="<u2", count=(end - begin) // 2, offset=8 + header_len + begin)
+    return (bits.astype(np.uint32) << 16).view(np.float32).reshape(shape)
+
+
+__all__ = [
+    "SUPPORTED_ACTIVATIONS",
+    "BertSpec",
+    "CheckpointWeights",
+    "canonical_key",
+    "read_config",
+    "weight_files",
+]

@@ -1,0 +1,210 @@
+"""Convert a Hugging Face BERT checkpoint (safetensors) into a sparkbert model directory.
+
+Only numpy, safetensors, onnx and tokenizers run here: no torch, no transformers. Weights
+stream from the memory-mapped checkpoint into ``model.onnx.data`` one tensor at a time, so
+converting mBERT (711 MB in fp32) holds about one embedding table in memory.
+
+=========  ====================================================================
+precision  result
+=========  ====================================================================
+``fp32``   fused ONNX Runtime graph (see :mod:`sparkbert.model.onnx_graph`)
+``int8``   the fp32 graph, then dynamic int8 quantization (:mod:`~.quantize`)
+``fp16``   the same graph in float16 (for GPUs); inputs and output keep their types
+=========  ====================================================================
+
+Examples
+--------
+>>> convert_checkpoint("/nonexistent", "/tmp/out")
+Traceback (most recent call last):
+...
+sparkbert.errors.ModelNotFoundError: No checkpoint folder at /nonexistent
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from sparkbert.errors import InvalidParamError, ModelIntegrityError, ModelNotFoundError
+from sparkbert.model.checkpoint import CheckpointWeights, read_config
+from sparkbert.model.directory import (
+    CONFIG_NAME,
+    ONNX_DATA_NAME,
+    ONNX_NAME,
+    PRECISIONS,
+    TOKENIZER_NAME,
+    ModelDirectory,
+    check_file_name,
+    file_entry,
+    is_model_directory,
+    write_model_directory,
+)
+from sparkbert.model.onnx_graph import ExternalDataWriter, build_bert_graph
+from sparkbert.model.tokenizer_files import prepare_tokenizer
+
+logger = logging.getLogger(__name__)
+
+
+def convert_checkpoint(
+    checkpoint: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    precision: str = "fp32",
+    source: str | None = None,
+    revision: str | None = None,
+    source_sha256: Mapping[str, str] | None = None,
+) -> ModelDirectory:
+    """Convert a BERT checkpoint folder into a model directory at ``out``, atomically.
+
+    Parameters
+    ----------
+    checkpoint : str or os.PathLike
+        A Hugging Face folder: ``config.json``; ``model.safetensors`` or shards with
+        ``model.safetensors.index.json``; ``tokenizer.json`` or ``vocab.txt`` (+
+        ``tokenizer_config.json``).
+    out : str or os.PathLike
+        The model directory to create. If it already holds the same conversion (same
+        precision and source files) it is returned as is.
+    precision : {"fp32", "int8", "fp16"}
+        Weight precision.
+    source, revision : str, optional
+        Recorded in the manifest (repo id and commit); ``source`` defaults to the folder.
+    source_sha256 : Mapping[str, str], optional
+        Expected sha256 of checkpoint files (e.g. from the Hub's LFS metadata); every file
+        named must exist and match.
+
+    Returns
+    -------
+    ModelDirectory
+
+    Raises
+    ------
+    ModelNotFoundError
+        No such folder or no ``config.json``.
+    UnsafeModelError
+        Pickle-only weights, or file names that leave the folder.
+    ModelIntegrityError
+        A missing or misshapen weight (named), a sha256 mismatch, a broken tokenizer.
+    InvalidParamError
+        An unknown ``precision``, an unsupported config (activation, model type), or an
+        ``out`` that holds something else.
+
+    Examples
+    --------
+    >>> convert_checkpoint(".", "/tmp/out", precision="int4")
+    Traceback (most recent call last):
+    ...
+    sparkbert.errors.InvalidParamError: Invalid value for param 'precision': 'int4'. Valid values: 'fp32', 'int8', 'fp16'.
+    """
+    if precision not in PRECISIONS:
+        raise InvalidParamError.for_param("precision", precision, PRECISIONS)
+    folder = Path(checkpoint)
+    if not folder.is_dir():
+        raise ModelNotFoundError(f"No checkpoint folder at {folder}")
+    _, spec = read_config(folder)
+    out = Path(out)
+    existing = _existing(out, precision, folder, source_sha256)
+    if existing is not None:
+        return existing
+    if precision == "int8":
+        from sparkbert.model.quantize import quantize_int8
+
+        scratch = Path(tempfile.mkdtemp(prefix=".fp32-", dir=_parent(out)))
+        try:
+            fp32 = convert_checkpoint(
+                folder, scratch / "fp32", source=source, revision=revision, source_sha256=source_sha256
+            )
+            return quantize_int8(fp32, out)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def populate(staging: Path) -> Mapping[str, Any]:
+        with CheckpointWeights(folder) as weights:
+            with ExternalDataWriter(staging / ONNX_DATA_NAME) as writer:
+                graph = build_bert_graph(spec, weights.get, writer, precision=_graph_precision(precision))
+            (staging / ONNX_NAME).write_bytes(graph.SerializeToString())
+            weight_names = weights.files
+        cased, tokenizer_names = prepare_tokenizer(
+            folder, staging / TOKENIZER_NAME, vocab_size=spec.vocab_size
+        )
+        shutil.copyfile(folder / CONFIG_NAME, staging / CONFIG_NAME)
+        names = sorted({CONFIG_NAME, *weight_names, *tokenizer_names})
+        return {
+            "source": source if source is not None else str(folder.resolve()),
+            "revision": revision,
+            "precision": precision,
+            "hidden_size": spec.hidden_size,
+            "num_hidden_layers": spec.num_hidden_layers,
+            "num_attention_heads": spec.num_attention_heads,
+            "intermediate_size": spec.intermediate_size,
+            "max_position_embeddings": spec.max_position_embeddings,
+            "vocab_size": spec.vocab_size,
+            "type_vocab_size": spec.type_vocab_size,
+            "layer_norm_eps": spec.layer_norm_eps,
+            "cased": cased,
+            "source_files": _source_files(folder, names, source_sha256),
+        }
+
+    logger.info("Converting %s (%s, %d layers) to %s", folder, precision, spec.num_hidden_layers, out)
+    return write_model_directory(out, populate)
+
+
+def _graph_precision(precision: str) -> Literal["fp32", "fp16"]:
+    return "fp16" if precision == "fp16" else "fp32"
+
+
+def _parent(out: Path) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out.parent
+
+
+def _source_files(
+    folder: Path, names: list[str], expected: Mapping[str, str] | None
+) -> dict[str, dict[str, Any]]:
+    """Hash the checkpoint files used, checking those named in ``expected``."""
+    expected = dict(expected or {})
+    entries = {}
+    for name in sorted({*names, *expected}):
+        path = folder / check_file_name(name, where="source_sha256")
+        if not path.is_file():
+            raise ModelIntegrityError(f"{path} is expected (source_sha256) but missing")
+        entries[name] = file_entry(path)
+        if name in expected and entries[name]["sha256"] != expected[name].lower():
+            raise ModelIntegrityError(
+                f"{path} has sha256 {entries[name]['sha256']}, expected {expected[name]} (corrupted download?)"
+            )
+    return entries
+
+
+def _existing(
+    out: Path, precision: str, folder: Path, expected: Mapping[str, str] | None
+) -> ModelDirectory | None:
+    """Return ``out`` when it already holds this conversion; refuse anything else there."""
+    if not out.exists():
+        return None
+    if out.is_dir() and not any(out.iterdir()):
+        return None  # an empty folder is replaced by the atomic rename
+    if not is_model_directory(out):
+        raise InvalidParamError(
+            f"Output {out} exists and is not a sparkbert model directory; choose another path"
+        )
+    directory = ModelDirectory.load(out)
+    recorded = directory.manifest.get("source_files", {})
+    same = directory.precision == precision and all(
+        (folder / name).is_file() and file_entry(folder / name) == entry for name, entry in recorded.items()
+    )
+    if not same or any(recorded.get(n, {}).get("sha256") != s.lower() for n, s in (expected or {}).items()):
+        raise InvalidParamError(
+            f"Output {out} already holds another model ({directory.precision}, from "
+            f"{directory.manifest.get('source')!r}); remove it or choose another path"
+        )
+    logger.info("%s already holds this conversion; reusing it", out)
+    return directory
+
+
+__all__ = ["convert_checkpoint"]

@@ -1,0 +1,303 @@
+"""Turn what a user names into a checked, cached model directory.
+
+:func:`resolve_model` is what ``BertEmbeddings.pretrained(name, lang)`` calls. It accepts:
+
+=================================  ==========================================================
+``name_or_path``                   what happens
+=================================  ==========================================================
+a local model directory            loaded as is (quantized into the cache for another precision)
+a local checkpoint folder          converted into the cache, keyed by its files' sha256
+a registry name (``lang``)         its Hub repo at the pinned commit (see :mod:`.registry`)
+``org/name`` or ``org/name@rev``   that Hub repo; ``rev`` (or ``revision=``) defaults to ``main``
+=================================  ==========================================================
+
+A Hub model is downloaded (:mod:`.hub`), verified, converted once and cached (layout in
+:mod:`.cache`); later calls load the cached copy, offline too. Offline (``local_files_only``,
+``SPARKBERT_OFFLINE`` or ``HF_HUB_OFFLINE``) nothing touches the network: a model that is not
+cached fails at once with a :class:`~sparkbert.errors.ModelNotFoundError` saying how to
+provide it.
+
+Examples
+--------
+>>> parse_repo_id("google-bert/bert-base-cased@cd5ef92a9fb2f889e972770a36d4ed042daf221e")
+('google-bert/bert-base-cased', 'cd5ef92a9fb2f889e972770a36d4ed042daf221e')
+>>> try:
+...     resolve_model("bert_base_cased", precision="int4")
+... except ValueError as e:
+...     print(e)
+Invalid value for param 'precision': 'int4'. Valid values: 'fp32', 'int8', 'fp16'.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sparkbert.errors import InvalidParamError, ModelNotFoundError
+from sparkbert.model import cache, registry
+from sparkbert.model.directory import (
+    PRECISIONS,
+    ModelDirectory,
+    is_checkpoint,
+    is_model_directory,
+    sha256_file,
+)
+from sparkbert.settings import DEFAULT_LANG, offline, sparkbert_home
+
+if TYPE_CHECKING:
+    from sparkbert.model.hub import HubSnapshot
+
+logger = logging.getLogger(__name__)
+
+_REPO_PART = r"[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9_])?"
+_REPO_ID = re.compile(rf"(?:{_REPO_PART}/)?{_REPO_PART}")
+#: Tokenizer files that take part in a local checkpoint's cache key, when present.
+_TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
+
+
+def parse_repo_id(spec: str) -> tuple[str, str | None]:
+    """Split ``org/name@revision`` into the repo id and the revision (None when absent).
+
+    Raises
+    ------
+    InvalidParamError
+        Not a valid Hub repo id (letters, digits, ``-_.``; no ``--`` or ``..``).
+
+    Examples
+    --------
+    >>> parse_repo_id("org/name")
+    ('org/name', None)
+    >>> parse_repo_id("org/name@refs/pr/1")
+    ('org/name', 'refs/pr/1')
+    """
+    repo_id, sep, revision = spec.strip().partition("@")
+    if _REPO_ID.fullmatch(repo_id) is None or "--" in repo_id or ".." in repo_id:
+        raise InvalidParamError.for_param(
+            "name", spec, "a registry name, a local folder, or a Hub repo id 'org/name[@revision]'"
+        )
+    if sep and (not revision or any(c.isspace() for c in revision)):
+        raise InvalidParamError.for_param("revision", revision, "a branch, tag or commit after '@'")
+    return repo_id, (revision if sep else None)
+
+
+def _looks_like_path(value: str) -> bool:
+    return (
+        value.startswith(("/", "./", "../", "~", "."))
+        or "\\" in value
+        or value.count("/") > 1
+        or (os.altsep is not None and os.altsep in value)
+        or Path(value).is_absolute()
+    )
+
+
+def resolve_model(
+    name_or_path: str | os.PathLike[str],
+    lang: str = DEFAULT_LANG,
+    *,
+    revision: str | None = None,
+    precision: str = "fp32",
+    cache_dir: str | os.PathLike[str] | None = None,
+    local_files_only: bool | None = None,
+) -> ModelDirectory:
+    """Return the model directory for a registry name, a Hub repo or a local folder.
+
+    Parameters
+    ----------
+    name_or_path : str or os.PathLike
+        A local model directory or checkpoint folder, a registry name (see
+        :func:`sparkbert.model.registry.names`), or a Hub repo id ``org/name[@revision]``.
+    lang : str, default "xx"
+        Language code for a registry name; ignored otherwise.
+    revision : str, optional
+        Branch, tag or commit of a Hub repo (instead of ``@revision``); for a registry name,
+        replaces the pinned commit.
+    precision : {"fp32", "int8", "fp16"}
+        Weight precision of the returned model.
+    cache_dir : str or os.PathLike, optional
+        Cache root; defaults to ``SPARKBERT_HOME`` (``~/.cache/sparkbert``).
+    local_files_only : bool, optional
+        True: never use the network. None (default): as the environment says
+        (``SPARKBERT_OFFLINE`` / ``HF_HUB_OFFLINE``). Either flag turns the network off.
+
+    Returns
+    -------
+    ModelDirectory
+        Checked against its manifest (sizes and sha256 of every file).
+
+    Raises
+    ------
+    InvalidParamError
+        Unknown precision, or a malformed repo id or revision.
+    ModelNotFoundError
+        Unknown name (the message lists the registry), no such repo, revision or folder, or
+        offline and not cached (the message says how to provide the model).
+    ModelIntegrityError
+        A download does not match the Hub's sha256, or a cached or local model is damaged.
+    UnsafeModelError
+        Pickled weights only, or remote code.
+
+    Examples
+    --------
+    >>> try:
+    ...     resolve_model("no_such_model", "xx")
+    ... except FileNotFoundError as e:
+    ...     print(str(e)[:50])
+    Unknown pretrained model 'no_such_model' (lang 'xx
+    """
+    if precision not in PRECISIONS:
+        raise InvalidParamError.for_param("precision", precision, PRECISIONS)
+    home = Path(cache_dir).expanduser() if cache_dir is not None else sparkbert_home()
+    no_network = bool(local_files_only) or offline()
+    text = os.fspath(name_or_path).strip()
+    path = Path(text).expanduser()
+    if not text:
+        raise InvalidParamError.for_param(
+            "name", name_or_path, "a registry name, a Hub repo id or a local folder"
+        )
+    if path.exists():
+        return _resolve_local(path, precision, home)
+    if isinstance(name_or_path, os.PathLike) or _looks_like_path(text):
+        raise ModelNotFoundError(
+            f"No such folder: {path}. Pass a model directory, a checkpoint folder (config.json, "
+            f"model.safetensors, vocab.txt), a Hub repo id 'org/name' or a registry name ({', '.join(registry.names())})."
+        )
+    if registry.is_registered(text) or "/" not in text:
+        entry = registry.lookup(text, lang)
+        return _resolve_hub(entry.repo_id, revision or entry.revision, precision, home, no_network)
+    repo_id, at_revision = parse_repo_id(text)
+    if at_revision is not None and revision is not None and at_revision != revision:
+        raise InvalidParamError(
+            f"Two revisions given for {repo_id}: {at_revision!r} (after '@') and {revision!r} (revision=)"
+        )
+    return _resolve_hub(repo_id, at_revision or revision, precision, home, no_network)
+
+
+def _resolve_hub(
+    repo_id: str, revision: str | None, precision: str, home: Path, no_network: bool
+) -> ModelDirectory:
+    from sparkbert.model import hub  # imports huggingface_hub: only when a Hub model is asked for
+
+    repo = cache.repo_dir(home, repo_id)
+    wanted = revision or "main"
+    known = wanted if hub.is_commit(wanted) else cache.read_ref(repo, wanted)
+    cached = cache.load_cached(cache.target_dir(home, repo_id, known, precision)) if known else None
+    if no_network:
+        if cached is not None:
+            return cached
+        if known is not None:
+            ModelDirectory.load(cache.target_dir(home, repo_id, known, precision))  # a damaged copy: say why
+        raise hub.offline_error(repo_id, wanted)
+    if cached is not None and known == wanted:
+        return cached  # a commit never changes: no need to ask the Hub
+    try:
+        snapshot = hub.fetch_snapshot(repo_id, wanted)
+    except ModelNotFoundError as err:
+        if cached is None:
+            raise
+        logger.warning("Using the cached %s@%s (commit %s): %s", repo_id, wanted, known, err)
+        return cached
+    hub.plan_files(snapshot)  # refuse pickles / missing files before taking any lock
+    target = cache.target_dir(home, repo_id, snapshot.commit, precision)
+    result = _build(target, lambda: _from_hub(snapshot, target, precision))
+    if wanted != snapshot.commit:
+        cache.write_ref(repo, wanted, snapshot.commit)
+    return result
+
+
+def _build(target: Path, make: Callable[[], ModelDirectory]) -> ModelDirectory:
+    """Return the cached ``target``, or build it once under its lock."""
+    cached = cache.load_cached(target)
+    if cached is not None:
+        return cached
+    with cache.build_lock(target):
+        cached = cache.load_cached(target)  # another process may have built it meanwhile
+        if cached is not None:
+            return cached
+        cache.clean_stale(target)
+        cache.discard(target)  # a damaged folder (load_cached said why in the log)
+        return make()
+
+
+def _from_hub(snapshot: HubSnapshot, target: Path, precision: str) -> ModelDirectory:
+    from sparkbert.model import hub
+    from sparkbert.model.convert import convert_checkpoint
+
+    derived = _derive_from_fp32(target.parent / "fp32", target, precision)
+    if derived is not None:
+        return derived
+    staging = cache.temp_sibling(target, "download")
+    try:
+        published = hub.download_checkpoint(snapshot, staging)
+        return convert_checkpoint(
+            staging,
+            target,
+            precision=precision,
+            source=snapshot.repo_id,
+            revision=snapshot.commit,
+            source_sha256=published,
+        )
+    finally:
+        cache.discard(staging)
+
+
+def _derive_from_fp32(fp32_dir: Path, target: Path, precision: str) -> ModelDirectory | None:
+    """Quantize an already cached fp32 copy to int8 instead of downloading again."""
+    if precision != "int8" or target == fp32_dir:
+        return None
+    fp32 = cache.load_cached(fp32_dir)
+    if fp32 is None:
+        return None
+    from sparkbert.model.quantize import quantize_int8
+
+    logger.info("Quantizing the cached %s to %s", fp32_dir, target)
+    return quantize_int8(fp32, target)
+
+
+def _checkpoint_digests(folder: Path) -> dict[str, str]:
+    from sparkbert.model.checkpoint import weight_files
+
+    names = ["config.json", *weight_files(folder), *(n for n in _TOKENIZER_FILES if (folder / n).is_file())]
+    return {name: sha256_file(folder / name) for name in sorted(set(names))}
+
+
+def _resolve_local(path: Path, precision: str, home: Path) -> ModelDirectory:
+    if not path.is_dir():
+        raise ModelNotFoundError(f"{path} is a file; pass a model directory or a checkpoint folder")
+    if is_model_directory(path):
+        directory = ModelDirectory.load(path, verify=True)
+        if directory.precision == precision:
+            return directory
+        if directory.precision != "fp32" or precision != "int8":
+            raise InvalidParamError(
+                f"{path} is a {directory.precision} model directory; it can only be used as is "
+                f"(precision={directory.precision!r}), or, from fp32, quantized to 'int8'. "
+                f"Convert its checkpoint with precision={precision!r} instead."
+            )
+        target = cache.local_dir(home, path) / directory.identity / precision
+        from sparkbert.model.quantize import quantize_int8
+
+        return _build(target, lambda: quantize_int8(directory, target))
+    if not is_checkpoint(path):
+        from sparkbert.model.checkpoint import weight_files
+
+        weight_files(path)  # raises UnsafeModelError for pickle-only folders, else an integrity error
+        raise ModelNotFoundError(f"{path} is neither a sparkbert model directory nor a checkpoint folder")
+    from sparkbert.model.convert import convert_checkpoint
+
+    digests = _checkpoint_digests(path)
+    key = hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()
+    target = cache.local_dir(home, path) / key / precision
+    origin = str(path.resolve())
+    return _build(
+        target,
+        lambda: convert_checkpoint(path, target, precision=precision, source=origin, source_sha256=digests),
+    )
+
+
+__all__ = ["parse_repo_id", "resolve_model"]

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: fake Hub server, random BERT checkpoints."""

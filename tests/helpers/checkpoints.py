@@ -1,0 +1,177 @@
+"""Small random-weight BERT checkpoints with their reference model, and helpers to run a conversion.
+
+:func:`make_random_checkpoint` builds a seeded ``transformers.BertModel`` whose weights are
+far from their initial values (so a wrong transpose, a swapped LayerNorm or a missed bias
+shows), writes it in one of the two key layouts found in real checkpoints, and returns the
+in-memory model as the reference to compare a conversion against:
+
+=========  ======================================================================
+layout     keys
+=========  ======================================================================
+``"hf"``   ``save_pretrained``: ``embeddings.LayerNorm.weight``, ``pooler.*``
+``"bert"`` Google / mBERT: ``bert.embeddings.LayerNorm.gamma``, plus a
+           ``cls.predictions.bias`` head and a ``bert.embeddings.position_ids`` buffer
+           (both must be ignored by the converter)
+=========  ======================================================================
+
+Needs torch and transformers (the ``test`` extra).
+
+Examples
+--------
+>>> import tempfile
+>>> folder, model = make_random_checkpoint(Path(tempfile.mkdtemp()) / "ckpt", num_hidden_layers=1)
+>>> sorted(p.name for p in folder.iterdir())[:3]
+['config.json', 'model.safetensors', 'special_tokens_map.json']
+>>> model.config.vocab_size
+119547
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import transformers
+
+#: The mBERT tokenizer files in the repository's test data.
+MBERT_TOKENIZER_DIR = Path(__file__).resolve().parents[1] / "data" / "mbert"
+UD_DIR = Path(__file__).resolve().parents[1] / "data" / "ud_pud"
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
+
+
+def _vocab_size(tokenizer_dir: Path) -> int:
+    with open(tokenizer_dir / "vocab.txt", encoding="utf-8") as f:
+        return sum(1 for _ in f)
+
+
+def make_random_checkpoint(
+    out_dir: Path,
+    *,
+    layout: Literal["hf", "bert"] = "hf",
+    seed: int = 0,
+    num_hidden_layers: int = 2,
+    hidden_size: int = 32,
+    num_attention_heads: int = 4,
+    intermediate_size: int = 64,
+    max_position_embeddings: int = 512,
+    type_vocab_size: int = 2,
+    tokenizer_dir: Path = MBERT_TOKENIZER_DIR,
+) -> tuple[Path, transformers.BertModel]:
+    """Write a random-weight BERT checkpoint to ``out_dir``; return it and the reference model.
+
+    Parameters
+    ----------
+    out_dir : Path
+        Created if missing.
+    layout : {"hf", "bert"}
+        Key layout of ``model.safetensors`` (see the module docstring).
+    seed : int
+        Seeds torch; the same arguments give the same weights.
+    num_hidden_layers, hidden_size, num_attention_heads, intermediate_size, max_position_embeddings, type_vocab_size : int
+        The ``BertConfig`` shape; ``vocab_size`` is the tokenizer's (119,547 for mBERT).
+    tokenizer_dir : Path
+        Where ``tokenizer.json``, ``vocab.txt``, ``tokenizer_config.json`` and
+        ``special_tokens_map.json`` are copied from (those present).
+
+    Returns
+    -------
+    (Path, transformers.BertModel)
+        The folder and the model in eval mode.
+    """
+    import torch
+    from safetensors.torch import save_file
+    from transformers import BertConfig, BertModel
+
+    if layout not in ("hf", "bert"):
+        raise ValueError(f"layout must be 'hf' or 'bert', got {layout!r}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = BertConfig(
+        vocab_size=_vocab_size(tokenizer_dir),
+        hidden_size=hidden_size,
+        num_hidden_layers=num_hidden_layers,
+        num_attention_heads=num_attention_heads,
+        intermediate_size=intermediate_size,
+        max_position_embeddings=max_position_embeddings,
+        type_vocab_size=type_vocab_size,
+        hidden_act="gelu",
+        layer_norm_eps=1e-12,
+    )
+    torch.manual_seed(seed)
+    model = BertModel(config).eval()
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            noise = torch.randn(param.shape, generator=generator) * 0.2
+            param.copy_(1.0 + noise if "LayerNorm.weight" in name else noise)
+    if layout == "hf":
+        model.save_pretrained(out_dir)
+    else:
+        tensors = {}
+        for name, tensor in model.state_dict().items():
+            if name.startswith("pooler.") or name.endswith("position_ids"):
+                continue
+            key = "bert." + name.replace("LayerNorm.weight", "LayerNorm.gamma").replace(
+                "LayerNorm.bias", "LayerNorm.beta"
+            )
+            tensors[key] = tensor.detach().clone().contiguous()
+        tensors["bert.embeddings.position_ids"] = torch.arange(max_position_embeddings).unsqueeze(0)
+        tensors["cls.predictions.bias"] = torch.randn(config.vocab_size, generator=generator)
+        save_file(tensors, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
+        config_dict = config.to_dict()
+        config_dict["architectures"] = ["BertForPreTraining"]
+        (out_dir / "config.json").write_text(json.dumps(config_dict, indent=2, sort_keys=True) + "\n")
+    for name in TOKENIZER_FILES:
+        if (tokenizer_dir / name).is_file():
+            shutil.copyfile(tokenizer_dir / name, out_dir / name)
+    return out_dir, model
+
+
+def ort_session(path: Path, *, threads: int = 2, optimized: Path | None = None) -> Any:
+    """An ONNX Runtime CPU session with quiet logs."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    if optimized is not None:
+        options.optimized_model_filepath = str(optimized)
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def ud_sentences(per_language: int) -> list[str]:
+    """The first ``per_language`` UD sentences of each language in the test data."""
+    texts = []
+    for path in sorted(UD_DIR.glob("*.first400.jsonl")):
+        with open(path, encoding="utf-8") as f:
+            texts += [json.loads(line)["text"] for _, line in zip(range(per_language), f)]
+    return texts
+
+
+def encode_batches(
+    tokenizer_path: Path, texts: list[str], batch_size: int = 32
+) -> list[dict[str, np.ndarray]]:
+    """Length-sorted, right-padded batches of model inputs."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(tokenizer_path))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    encodings = sorted(tokenizer.encode_batch(texts), key=lambda e: len(e.ids))
+    batches = []
+    for start in range(0, len(encodings), batch_size):
+        chunk = encodings[start : start + batch_size]
+        length = min(max(len(e.ids) for e in chunk), 512)
+        ids = np.zeros((len(chunk), length), np.int64)
+        mask = np.zeros_like(ids)
+        for row, e in enumerate(chunk):
+            n = min(len(e.ids), length)
+            ids[row, :n] = e.ids[:n]
+            mask[row, :n] = 1
+        batches.append({"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})
+    return batches
