@@ -18,15 +18,15 @@ def reference_vectors(
     tokenizer_dir: Path,
     texts: Sequence[str],
     spans: Sequence[Sequence[tuple[int, int]]],
-    pooling: str = "first",
+    poolings: Sequence[str] = ("first", "mean"),
     batch_size: int = 32,
-) -> list[np.ndarray]:
-    """Return, per text, an array of one vector per ``[begin, end)`` span."""
+) -> dict[str, list[np.ndarray]]:
+    """Return, per pooling and per text, an array of one vector per ``[begin, end)`` span."""
     import torch
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-    out: list[np.ndarray] = [np.zeros(0)] * len(texts)
+    out: dict[str, list[np.ndarray]] = {p: [np.zeros(0)] * len(texts) for p in poolings}
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     for b in range(0, len(order), batch_size):
         idx = order[b : b + batch_size]
@@ -41,16 +41,20 @@ def reference_vectors(
             ids = enc["input_ids"][row].numpy()
             special |= np.isin(ids, [tokenizer.cls_token_id, tokenizer.sep_token_id])
             starts, ends = offsets[row, :, 0], offsets[row, :, 1]
-            vecs = []
+            vecs: dict[str, list[np.ndarray]] = {p: [] for p in poolings}
             for begin, end in spans[i]:
                 hit = np.nonzero(~special & (starts < end) & (ends > begin))[0]
-                if len(hit) == 0:
-                    vecs.append(np.zeros(hidden.shape[-1], dtype=np.float32))
-                elif pooling == "first":
-                    vecs.append(hidden[row, hit[0]])
-                elif pooling == "last":
-                    vecs.append(hidden[row, hit[-1]])
-                else:
-                    vecs.append(hidden[row, hit].mean(0))
-            out[i] = np.array(vecs, dtype=np.float32).reshape(len(spans[i]), hidden.shape[-1])
+                for pooling in poolings:
+                    if len(hit) == 0:
+                        vecs[pooling].append(np.zeros(hidden.shape[-1], dtype=np.float32))
+                    elif pooling == "first":
+                        vecs[pooling].append(hidden[row, hit[0]])
+                    elif pooling == "last":
+                        vecs[pooling].append(hidden[row, hit[-1]])
+                    else:
+                        vecs[pooling].append(hidden[row, hit].mean(0))
+            for pooling in poolings:
+                out[pooling][i] = np.array(vecs[pooling], dtype=np.float32).reshape(
+                    len(spans[i]), hidden.shape[-1]
+                )
     return out
