@@ -132,6 +132,96 @@ def make_random_checkpoint(
     return out_dir, model
 
 
+def make_numpy_checkpoint(
+    out_dir: Path,
+    *,
+    layout: Literal["hf", "bert"] = "hf",
+    seed: int = 0,
+    num_hidden_layers: int = 2,
+    hidden_size: int = 32,
+    num_attention_heads: int = 4,
+    intermediate_size: int = 64,
+    max_position_embeddings: int = 512,
+    type_vocab_size: int = 2,
+    hidden_act: str = "gelu",
+    tokenizer_dir: Path = MBERT_TOKENIZER_DIR,
+    tokenizer_files: tuple[str, ...] = TOKENIZER_FILES,
+) -> Path:
+    """Write a random-weight BERT checkpoint with numpy only (no torch, no reference model).
+
+    Same shapes, layouts and tokenizer files as :func:`make_random_checkpoint`, for tests
+    that check structure rather than numbers.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = make_numpy_checkpoint(Path(tempfile.mkdtemp()) / "ckpt", layout="bert", num_hidden_layers=1)
+    >>> json.loads((folder / "config.json").read_text())["num_hidden_layers"]
+    1
+    """
+    from safetensors.numpy import save_file
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    h, inter = hidden_size, intermediate_size
+    vocab = _vocab_size(tokenizer_dir)
+    shapes: dict[str, tuple[int, ...]] = {
+        "embeddings.word_embeddings.weight": (vocab, h),
+        "embeddings.position_embeddings.weight": (max_position_embeddings, h),
+        "embeddings.token_type_embeddings.weight": (type_vocab_size, h),
+        "embeddings.LayerNorm.weight": (h,),
+        "embeddings.LayerNorm.bias": (h,),
+    }
+    for i in range(num_hidden_layers):
+        p = f"encoder.layer.{i}."
+        for name in (
+            "attention.self.query",
+            "attention.self.key",
+            "attention.self.value",
+            "attention.output.dense",
+        ):
+            shapes[f"{p}{name}.weight"], shapes[f"{p}{name}.bias"] = (h, h), (h,)
+        shapes[f"{p}intermediate.dense.weight"], shapes[f"{p}intermediate.dense.bias"] = (inter, h), (inter,)
+        shapes[f"{p}output.dense.weight"], shapes[f"{p}output.dense.bias"] = (h, inter), (h,)
+        for name in ("attention.output.LayerNorm", "output.LayerNorm"):
+            shapes[f"{p}{name}.weight"], shapes[f"{p}{name}.bias"] = (h,), (h,)
+    tensors = {}
+    for name, shape in shapes.items():
+        noise = rng.standard_normal(shape).astype(np.float32) * 0.2
+        value = 1.0 + noise if "LayerNorm.weight" in name else noise
+        if layout == "bert":
+            name = "bert." + name.replace("LayerNorm.weight", "LayerNorm.gamma").replace(
+                "LayerNorm.bias", "LayerNorm.beta"
+            )
+        tensors[name] = value
+    if layout == "bert":
+        tensors["bert.embeddings.position_ids"] = np.arange(max_position_embeddings, dtype=np.int64)[None]
+        tensors["cls.predictions.bias"] = rng.standard_normal(vocab).astype(np.float32)
+    else:
+        tensors["pooler.dense.weight"] = rng.standard_normal((h, h)).astype(np.float32)
+    save_file(tensors, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
+    config = {
+        "architectures": ["BertModel"],
+        "model_type": "bert",
+        "vocab_size": vocab,
+        "hidden_size": h,
+        "num_hidden_layers": num_hidden_layers,
+        "num_attention_heads": num_attention_heads,
+        "intermediate_size": inter,
+        "max_position_embeddings": max_position_embeddings,
+        "type_vocab_size": type_vocab_size,
+        "hidden_act": hidden_act,
+        "layer_norm_eps": 1e-12,
+        "pad_token_id": 0,
+    }
+    (out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    for name in tokenizer_files:
+        if (tokenizer_dir / name).is_file():
+            shutil.copyfile(tokenizer_dir / name, out_dir / name)
+    return out_dir
+
+
 def ort_session(path: Path, *, threads: int = 2, optimized: Path | None = None) -> Any:
     """An ONNX Runtime CPU session with quiet logs."""
     import onnxruntime as ort

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-_TESTS = Path(__file__).resolve().parents[1]
-if str(_TESTS) not in sys.path:  # make `helpers` importable without a tests/conftest.py
-    sys.path.insert(0, str(_TESTS))
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +20,7 @@ def minilm_dir() -> Path:
 def hf_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     """A random 2-layer checkpoint in save_pretrained layout, and its reference BertModel."""
     pytest.importorskip("transformers")
-    from helpers.checkpoints import make_random_checkpoint
+    from tests.helpers.checkpoints import make_random_checkpoint
 
     return make_random_checkpoint(tmp_path_factory.mktemp("ckpt") / "hf", layout="hf", seed=1)
 
@@ -34,7 +29,7 @@ def hf_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
 def bert_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     """A random 2-layer checkpoint in the bert.-prefixed gamma/beta layout, and its reference."""
     pytest.importorskip("transformers")
-    from helpers.checkpoints import make_random_checkpoint
+    from tests.helpers.checkpoints import make_random_checkpoint
 
     return make_random_checkpoint(tmp_path_factory.mktemp("ckpt") / "bert", layout="bert", seed=2)
 

@@ -303,6 +303,12 @@ def _check_manifest(manifest: object, where: Path) -> None:
             raise ModelIntegrityError(f"{where}: {field!r} must be a positive integer, got {value!r}")
     if not isinstance(manifest.get("cased"), bool):
         raise ModelIntegrityError(f"{where}: 'cased' must be true or false")
+    if not isinstance(manifest.get("source"), str) or not isinstance(
+        manifest.get("revision"), (str, type(None))
+    ):
+        raise ModelIntegrityError(f"{where}: 'source' must be a string and 'revision' a string or null")
+    if not isinstance(manifest.get("source_files"), dict):
+        raise ModelIntegrityError(f"{where}: 'source_files' must map file names to sha256 and size")
     if manifest.get("precision") not in PRECISIONS:
         raise ModelIntegrityError(f"{where}: 'precision' must be one of {PRECISIONS}")
     files = manifest.get("files")
