@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -16,7 +15,14 @@ pytestmark = pytest.mark.slow
 def test_crosslingual_similarity_writes_pictures(tiny_model_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "img"
     done = subprocess.run(
-        [sys.executable, "examples/crosslingual_similarity.py", "--model", str(tiny_model_dir), "--out", str(out)],
+        [
+            sys.executable,
+            "examples/crosslingual_similarity.py",
+            "--model",
+            str(tiny_model_dir),
+            "--out",
+            str(out),
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
