@@ -65,3 +65,15 @@ def test_every_row_survives_with_embeddings(spark: SparkSession, tiny_model_dir:
     assert {"CLS", "SEP", "MASK", "PAD", "UNK"} <= {e.result for e in specials}
     assert all(e.metadata["pieceId"] not in {"0", "101", "102", "103"} for e in specials)
     assert any(e.metadata["isOOV"] == "true" for e in rows["only_unk_chars"].embeddings)
+
+
+def test_invalid_utf8_from_a_text_file_keeps_its_row(spark: SparkSession, tmp_path: Path) -> None:
+    """Spark's text reader does not validate UTF-8; a bad row must not fail the task."""
+    path = tmp_path / "input.txt"
+    path.write_bytes(b"good text here\nbad \xff\xfe bytes\n\xc3\n")
+    df = spark.read.text(str(path)).withColumnRenamed("value", "text")
+    pipeline = Pipeline(stages=[DocumentAssembler(), SentenceDetector(), Tokenizer()])
+    rows = pipeline.fit(df).transform(df).collect()
+    assert len(rows) == 3
+    assert [t.result for t in rows[0].token] == ["good", "text", "here"]
+    assert [t.result for t in rows[1].token][0] == "bad" and rows[1].token[-1].result == "bytes"

@@ -95,6 +95,11 @@ def annotations_from_arrow_fast(array: pa.Array | pa.ChunkedArray) -> list[list[
 def _decode(column: pa.Array | pa.ChunkedArray, kind: str) -> list[Any]:
     if kind == "annotation":
         return annotations_from_arrow_fast(column)
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        # Spark's text and CSV readers do not validate UTF-8: decode with replacement
+        # characters instead of failing the whole task on one bad row.
+        raw = column.cast(pa.large_binary()).to_pylist()
+        return [None if v is None else v.decode("utf-8", "replace") for v in raw]
     return list(column.to_pylist())
 
 
