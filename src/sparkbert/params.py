@@ -167,7 +167,7 @@ class HasBatchSize(Params):
         --------
         >>> from sparkbert import BertEmbeddings
         >>> BertEmbeddings().getBatchSize()
-        32
+        8
         """
         return self.getOrDefault(self.batchSize)  # type: ignore[no-any-return]
 

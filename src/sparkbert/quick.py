@@ -146,7 +146,7 @@ def embed(
         (``SentenceEmbeddings``), instead of one row per token.
     lang : str, default "xx"
         Language of a registry name.
-    batch_size : int, default 32
+    batch_size : int, default 8
         Most sequences per ONNX Runtime call.
     max_sentence_length : int, default 128
         Longest sequence in pieces; longer sentences are embedded in overlapping windows.

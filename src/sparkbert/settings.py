@@ -33,7 +33,7 @@ DEFAULT_LANG = "xx"
 #: Default longest sentence, in word pieces including [CLS] and [SEP], embedded in one pass.
 DEFAULT_MAX_SENTENCE_LENGTH = 128
 #: Default number of sentences per ONNX Runtime call.
-DEFAULT_BATCH_SIZE = 32
+DEFAULT_BATCH_SIZE = 8
 #: Default budget of padded word pieces per ONNX Runtime call.
 DEFAULT_TOKEN_BUDGET = 8192
 

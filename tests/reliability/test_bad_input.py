@@ -76,4 +76,4 @@ def test_invalid_utf8_from_a_text_file_keeps_its_row(spark: SparkSession, tmp_pa
     rows = pipeline.fit(df).transform(df).collect()
     assert len(rows) == 3
     assert [t.result for t in rows[0].token] == ["good", "text", "here"]
-    assert [t.result for t in rows[1].token][0] == "bad" and rows[1].token[-1].result == "bytes"
+    assert rows[1].token[0].result == "bad" and rows[1].token[-1].result == "bytes"

@@ -78,7 +78,7 @@ class BertEmbeddings(  # type: ignore[misc]
         A model directory (see :mod:`sparkbert.model.directory`); set by :meth:`pretrained`.
     maxSentenceLength : int, default 128
         Longest sequence in pieces, ``[CLS]`` and ``[SEP]`` included, up to the model's limit.
-    batchSize : int, default 32
+    batchSize : int, default 8
         Most sequences per ONNX Runtime call.
     maxTokensPerBatch : int, default 8192
         Most padded pieces per ONNX Runtime call.
@@ -100,7 +100,7 @@ class BertEmbeddings(  # type: ignore[misc]
 
     inputAnnotatorTypes = ((DOCUMENT,), (TOKEN,))
     outputAnnotatorType = WORD_EMBEDDINGS
-    chunkRows = 256
+    chunkRows = 1024
 
     modelPath: Param[str] = Param(Params._dummy(), "modelPath", "model directory", TypeConverters.toString)
     maxSentenceLength: Param[int] = Param(

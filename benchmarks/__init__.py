@@ -1,0 +1,1 @@
+"""sparkbert's performance benchmark (see docs/performance.md); not part of the installed package."""

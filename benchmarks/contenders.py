@@ -1,0 +1,316 @@
+"""The contenders, each run in its own process: ``python -m benchmarks.contenders SPEC.json OUT.json``.
+
+=====================  ==========================================================================
+name                   what runs
+=====================  ==========================================================================
+``sparkbert``          DocumentAssembler → SentenceDetector → Tokenizer → BertEmbeddings (fp32 or
+                       int8 model directory), Spark ``local[*]``, forced by a ``noop`` write of
+                       the embeddings column
+``ceiling``            raw ONNX Runtime in one process, all cores, on the same sentences' word
+                       pieces (windows as sparkbert cuts them), globally length-sorted batches
+                       padded to their own longest row; no Spark
+``predict_batch_udf``  ``pyspark.ml.functions.predict_batch_udf``: Hugging Face ``tokenizers``
+                       padding to ``max_length=128`` + ONNX Runtime with default session options
+                       on the same ``model.onnx``; returns each row's unpadded vectors
+``transformers``       Hugging Face ``BertModel`` (PyTorch CPU) in a pandas UDF, tokenizer padding
+                       to the longest row of each 64-row batch, ``max_length=128``; returns each
+                       row's unpadded vectors
+=====================  ==========================================================================
+
+Every contender reads the same sentence file and reports wall time from the first row to
+the last embedding materialised (after a warm-up on a few rows that also loads the model),
+its start-up and model-load times separately, CPU time of its whole process tree, and the
+peak memory of its Python workers.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd  # at module level: pandas_udf resolves the type hints from the globals
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import Sampler, now, start_spark
+
+PREDICT_BATCH_SIZE = 64
+HF_BATCH_SIZE = 64
+MAX_LENGTH = 128
+
+
+def _texts(spec: dict[str, Any]) -> list[str]:
+    with open(spec["sentences_file"], encoding="utf-8") as f:
+        texts = [json.loads(line) for line in f]
+    return texts[: spec["n"]]
+
+
+def _input_df(spark: Any, texts: list[str], partitions: int) -> Any:
+    from pyspark.sql import functions as F
+
+    df = spark.createDataFrame([(i, t) for i, t in enumerate(texts)], "id long, text string")
+    df = df.repartition(partitions).cache()
+    df.select(F.count("id")).collect()
+    return df
+
+
+def _force(df: Any, column: str) -> None:
+    """Materialise every row of ``column`` (Spark's ``noop`` sink writes nothing)."""
+    df.select(column).write.format("noop").mode("overwrite").save()
+
+
+# ---- Spark contenders -------------------------------------------------------------------------
+def _sparkbert_pipeline(spec: dict[str, Any]) -> Any:
+    from pyspark.ml import PipelineModel
+
+    from benchmarks.patches import BenchBertEmbeddings
+    from sparkbert import DocumentAssembler, SentenceDetector, Tokenizer
+
+    params: dict[str, Any] = {"modelPath": spec["model_dir"], "device": "cpu"}
+    for key, param in (("batch_size", "batchSize"), ("token_budget", "maxTokensPerBatch"), ("intra_op_threads", "intraOpThreads")):
+        if spec.get(key) is not None:  # else the library's default
+            params[param] = spec[key]
+    emb = BenchBertEmbeddings(**params).setInputCols("sentence", "token").setOutputCol("embeddings")
+    emb.allow_spinning = bool(spec.get("allow_spinning", False))
+    emb.session_extra = dict(spec.get("session_extra", {}))
+    if spec.get("chunk_rows"):
+        emb.chunkRows = int(spec["chunk_rows"])
+    return PipelineModel(
+        stages=[
+            DocumentAssembler().setInputCol("text").setOutputCol("document"),
+            SentenceDetector().setInputCols("document").setOutputCol("sentence"),
+            Tokenizer().setInputCols("sentence").setOutputCol("token"),
+            emb,
+        ]
+    )
+
+
+def _check_sparkbert(rows: list[Any], dim: int) -> int:
+    n = 0
+    for r in rows:
+        assert len(r.embeddings) == len(r.token), "one embedding per token"
+        for e in r.embeddings:
+            assert len(e.embeddings) == dim
+        n += len(r.embeddings)
+    return n
+
+
+def _predict_batch_udf_column(spec: dict[str, Any]) -> Any:
+    from pyspark.ml.functions import predict_batch_udf
+    from pyspark.sql.types import ArrayType, FloatType, StructField, StructType
+
+    model_dir = spec["model_dir"]
+
+    def make_predict_fn() -> Any:
+        import numpy as np
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(f"{model_dir}/tokenizer.json")
+        tok.enable_truncation(MAX_LENGTH)
+        tok.enable_padding(length=MAX_LENGTH, pad_id=tok.token_to_id("[PAD]"), pad_token="[PAD]")
+        sess = ort.InferenceSession(f"{model_dir}/model.onnx", providers=["CPUExecutionProvider"])
+
+        def predict(texts: Any) -> Any:
+            encs = tok.encode_batch([str(t) for t in texts])
+            ids = np.array([e.ids for e in encs], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encs], dtype=np.int64)
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            (hidden,) = sess.run(["last_hidden_state"], feed)
+            lengths = mask.sum(axis=1)
+            return [{"embeddings": hidden[i, : lengths[i]].ravel()} for i in range(len(encs))]
+
+        return predict
+
+    udf = predict_batch_udf(
+        make_predict_fn,
+        return_type=StructType([StructField("embeddings", ArrayType(FloatType()))]),
+        batch_size=PREDICT_BATCH_SIZE,
+    )
+    return udf("text")
+
+
+def _transformers_column(spec: dict[str, Any]) -> Any:
+    from pyspark.sql.functions import pandas_udf
+    from pyspark.sql.types import ArrayType, FloatType
+
+    checkpoint = spec["checkpoint"]
+
+    @pandas_udf(ArrayType(FloatType()))  # type: ignore[call-overload]
+    def embed(texts: pd.Series) -> pd.Series:
+        from benchmarks.contenders import _hf_model
+
+        import torch
+
+        tokenizer, model = _hf_model(checkpoint)
+        out: list[Any] = []
+        values = [str(t) for t in texts]
+        for i in range(0, len(values), HF_BATCH_SIZE):
+            enc = tokenizer(
+                values[i : i + HF_BATCH_SIZE],
+                padding=True,
+                truncation=True,
+                max_length=MAX_LENGTH,
+                return_tensors="pt",
+            )
+            with torch.inference_mode():
+                hidden = model(**enc).last_hidden_state
+            for j, n in enumerate(enc["attention_mask"].sum(dim=1).tolist()):
+                out.append(hidden[j, :n].reshape(-1).numpy())
+        return pd.Series(out)
+
+    return embed("text")
+
+
+_HF: dict[str, Any] = {}
+
+
+def _hf_model(checkpoint: str) -> Any:
+    """Tokenizer and BertModel, loaded once per Python worker (as users cache them)."""
+    if checkpoint not in _HF:
+        from transformers import AutoTokenizer, BertModel
+
+        _HF[checkpoint] = (AutoTokenizer.from_pretrained(checkpoint), BertModel.from_pretrained(checkpoint).eval())
+    return _HF[checkpoint]
+
+
+def run_spark(spec: dict[str, Any]) -> dict[str, Any]:
+    from pyspark.sql import functions as F
+
+    texts = _texts(spec)
+    conf = {"spark.sql.execution.arrow.maxRecordsPerBatch": str(spec.get("arrow_records", 10000))}
+    t0 = now()
+    spark = start_spark(spec.get("master", "local[*]"), conf)
+    cores = spark.sparkContext.defaultParallelism
+    partitions = spec.get("partitions") or 2 * cores
+    df = _input_df(spark, texts, partitions)
+    startup = now() - t0
+    # a trivial Python job: starts Spark's Python daemon, so the session is warm
+    df.limit(2).mapInArrow(lambda it: it, df.schema).collect()
+    result: dict[str, Any] = {"spark_startup_s": round(startup, 2), "partitions": partitions, "cores": cores}
+    kind = spec["contender"]
+    warm_texts = texts[: max(spec.get("warmup_rows", 16), 2 * cores)]
+    warm = spark.createDataFrame(list(enumerate(warm_texts)), "id long, text string").repartition(cores)
+
+    if kind == "sparkbert":
+        pipeline = _sparkbert_pipeline(spec)
+        result["batch_size"] = pipeline.stages[-1].getBatchSize()
+        dim = json.loads((Path(spec["model_dir"]) / "manifest.json").read_text())["hidden_size"]
+        if spec.get("first_embedding", True):
+            # a new stage object, as a user would build it, on one sentence; the model loads in a worker
+            t = now()
+            pipeline = _sparkbert_pipeline(spec)
+            one = spark.createDataFrame([(0, texts[0])], "id long, text string")
+            first = pipeline.transform(one).select("token", "embeddings").collect()
+            result["first_embedding_s"] = round(now() - t, 2)
+            t = now()
+            pipeline.transform(one).select("embeddings").collect()
+            result["first_embedding_again_s"] = round(now() - t, 2)
+            _check_sparkbert(first, dim)
+        t = now()
+        rows = pipeline.transform(warm).select("token", "embeddings").collect()
+        _check_sparkbert(rows, dim)
+        result["model_load_s"] = round(now() - t, 2)
+        out, column = pipeline.transform(df), "embeddings"
+    else:
+        t = now()
+        column_expr = _predict_batch_udf_column(spec) if kind == "predict_batch_udf" else _transformers_column(spec)
+        rows = warm.select(column_expr.alias("out")).collect()
+        assert len(rows) == len(warm_texts)
+        result["model_load_s"] = round(now() - t, 2)
+        out, column = df.select("id", column_expr.alias("out")), "out"
+
+    sampler = Sampler().start()
+    t = now()
+    _force(out, column)
+    elapsed = now() - t
+    result.update(sampler.stop())
+    result["elapsed_s"] = round(elapsed, 2)
+    if kind == "sparkbert" and spec.get("count_tokens"):
+        result["tokens_embedded"] = out.select(F.sum(F.size("embeddings"))).collect()[0][0]
+    spark.stop()
+    return result
+
+
+# ---- the ceiling ------------------------------------------------------------------------------
+def run_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
+    import numpy as np
+
+    from sparkbert.runtime.alignment import plan_windows
+    from sparkbert.runtime.batching import make_batches, pad_batch
+    from sparkbert.runtime.session import SessionOptions, create_session, default_intra_op_threads
+    from sparkbert.runtime.tokenization import encode, load_tokenizer, special_ids
+
+    texts = _texts(spec)
+    model_dir = Path(spec["model_dir"])
+    threads = spec.get("intra_op_threads") or default_intra_op_threads(1)
+    t = now()
+    tok = load_tokenizer(model_dir / "tokenizer.json")
+    ids = special_ids(tok)
+    session = create_session(
+        str(model_dir / "model.onnx"),
+        SessionOptions(intra_op_threads=threads, allow_spinning=bool(spec.get("allow_spinning", False))),
+    )
+    load = now() - t
+    t = now()
+    sequences = []
+    content = spec.get("max_sentence_length", 128) - 2
+    for enc in encode(tok, texts):
+        for start, end in plan_windows(len(enc), content) if len(enc) else []:
+            sequences.append(np.concatenate([[ids.cls], enc.ids[start:end], [ids.sep]]).astype(np.int64))
+    tokenize = now() - t
+    lengths = [len(s) for s in sequences]
+    batch_size = spec.get("batch_size") or 8
+    batches = make_batches(lengths, batch_size=batch_size, token_budget=spec.get("token_budget") or 8192)
+
+    def run(batch: list[int]) -> np.ndarray:
+        i, m, tt = pad_batch([sequences[j] for j in batch], ids.pad)
+        (hidden,) = session.run(["last_hidden_state"], {"input_ids": i, "attention_mask": m, "token_type_ids": tt})
+        return np.asarray(hidden)
+
+    t = now()
+    for b in batches[:: max(1, len(batches) // 4)][:4]:  # warm-up: a few batches of every size
+        run(b)
+    warmup = now() - t
+    sampler = Sampler().start()
+    t = now()
+    checksum = 0.0
+    for b in batches:
+        hidden = run(b)
+        checksum += float(hidden[0, 0, 0])
+    elapsed = now() - t
+    result = sampler.stop()
+    result.update(
+        {
+            "elapsed_s": round(elapsed, 2),
+            "model_load_s": round(load, 2),
+            "warmup_s": round(warmup, 2),
+            "tokenize_s": round(tokenize, 2),
+            "intra_op_threads": threads,
+            "batch_size": batch_size,
+            "batches": len(batches),
+            "padded_tokens": int(sum(max(lengths[j] for j in b) * len(b) for b in batches)),
+        }
+    )
+    import psutil
+
+    mem = psutil.Process().memory_full_info()
+    result["process_rss_mib"] = round(mem.rss / 2**20)
+    result["process_pss_mib"] = round(mem.pss / 2**20)
+    return result
+
+
+def main(argv: list[str]) -> None:
+    spec = json.loads(Path(argv[0]).read_text())
+    started = time.time()
+    result = run_ceiling(spec) if spec["contender"] == "ceiling" else run_spark(spec)
+    result["process_wall_s"] = round(time.time() - started, 2)
+    Path(argv[1]).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
