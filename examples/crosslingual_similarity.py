@@ -1,10 +1,13 @@
-"""Cross-lingual sentence similarity: one sentence in 10 languages, a heatmap and a 2-D map.
+"""Cross-lingual sentence similarity: two sentences in 10 languages, a heatmap and a 2-D map.
 
 Embeds the same sentences in several languages with BertEmbeddings + SentenceEmbeddings,
 then saves a cosine-similarity heatmap and a 2-D projection (PCA) as PNG files.
 
-    python examples/crosslingual_similarity.py --out docs/img
+    python examples/crosslingual_similarity.py --out docs/images
     python examples/crosslingual_similarity.py --model path/to/model-or-checkpoint --out /tmp/img
+
+The pictures are titled with the model's name: a registry name or Hub repo id as given, the
+folder name of a local model.
 
 With the default model (``bert_base_multilingual_cased``) translations of one sentence
 land close together; with an English-only model they do not.
@@ -58,6 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     import matplotlib.pyplot as plt
 
     labels, vectors = sentence_vectors(args.model)
+    name = Path(args.model).name if Path(args.model).is_dir() else args.model
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     similarity = unit @ unit.T
     args.out.mkdir(parents=True, exist_ok=True)
@@ -66,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     image = ax.imshow(similarity, cmap="viridis", vmin=min(0.0, float(similarity.min())), vmax=1.0)
     ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
-    ax.set_title(f"Cosine similarity of sentence embeddings ({args.model})", fontsize=9)
+    ax.set_title(f"Cosine similarity of sentence embeddings ({name})", fontsize=9)
     fig.colorbar(image)
     fig.tight_layout()
     fig.savefig(args.out / "similarity_heatmap.png", dpi=120)
@@ -77,8 +81,11 @@ def main(argv: list[str] | None = None) -> None:
     fig, ax = plt.subplots(figsize=(7, 6))
     for idx, (label, (x, y)) in enumerate(zip(labels, points)):
         ax.scatter(x, y, color="tab:blue" if idx % 2 == 0 else "tab:orange")
-        ax.annotate(label, (x, y), fontsize=7)
-    ax.set_title("2-D projection (PCA): blue = sentence 0, orange = sentence 1", fontsize=9)
+        ax.annotate(label, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7)
+    ax.set_title(
+        f"2-D projection (PCA) of sentence embeddings ({name})\nblue = sentence 0, orange = sentence 1",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(args.out / "projection.png", dpi=120)
     # nearest other-language neighbour of each sentence

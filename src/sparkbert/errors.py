@@ -53,8 +53,8 @@ class InvalidParamError(SparkBertError, ValueError):
 
         Examples
         --------
-        >>> InvalidParamError.for_param("precision", "int4", ["fp32", "int8"]).args[0][-14:]
-        "'fp32', 'int8'."
+        >>> print(InvalidParamError.for_param("precision", "int4", ["fp32", "int8"]))
+        Invalid value for param 'precision': 'int4'. Valid values: 'fp32', 'int8'.
         """
         choices = valid if isinstance(valid, str) else ", ".join(repr(v) for v in valid)
         return cls(f"Invalid value for param '{param}': {value!r}. Valid values: {choices}.")

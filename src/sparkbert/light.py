@@ -347,8 +347,14 @@ metadata={'sentence': '0'}, embeddings=())]}]
 
         Examples
         --------
-        >>> LightPipeline.transform.__name__
-        'transform'
+        >>> from pyspark.ml import PipelineModel
+        >>> from pyspark.sql import SparkSession
+        >>> from sparkbert import DocumentAssembler, Tokenizer
+        >>> spark = SparkSession.builder.master("local[1]").getOrCreate()
+        >>> light = LightPipeline(PipelineModel(stages=[
+        ...     DocumentAssembler(), Tokenizer().setInputCols("document")]))
+        >>> light.transform(spark.createDataFrame([("Bonjour !",)], ["text"])).select("token.result").first()
+        Row(result=['Bonjour', '!'])
         """
         return self.pipeline_model.transform(dataframe)
 

@@ -272,11 +272,34 @@ class CheckpointWeights:
         self.close()
 
     def close(self) -> None:
-        """Close the memory-mapped files."""
+        """Close the memory-mapped files (leaving a ``with`` block does it).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from safetensors.numpy import save_file
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> save_file({"pooler.dense.bias": np.zeros(4, np.float32)}, str(folder / "model.safetensors"))
+        >>> weights = CheckpointWeights(folder)
+        >>> weights.close()
+        """
         self._stack.close()
 
     def keys(self) -> Iterator[str]:
-        """Yield the canonical names present (ignored keys left out)."""
+        """Yield the canonical names present (ignored keys left out).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from safetensors.numpy import save_file
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> tensors = {"bert.embeddings.LayerNorm.beta": np.zeros(4, np.float32),
+        ...            "cls.predictions.bias": np.zeros(4, np.float32)}
+        >>> save_file(tensors, str(folder / "model.safetensors"))
+        >>> with CheckpointWeights(folder) as weights:
+        ...     list(weights.keys())
+        ['embeddings.LayerNorm.bias']
+        """
         yield from self._keys
 
     def get(self, name: str, shape: tuple[int, ...]) -> NDArray[np.float32]:
@@ -286,6 +309,21 @@ class CheckpointWeights:
         ------
         ModelIntegrityError
             The weight is missing (both layouts' spellings are named) or has another shape.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from safetensors.numpy import save_file
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> save_file({"embeddings.LayerNorm.bias": np.ones(4, np.float16)}, str(folder / "model.safetensors"))
+        >>> with CheckpointWeights(folder) as weights:
+        ...     weights.get("embeddings.LayerNorm.bias", (4,))
+        array([1., 1., 1., 1.], dtype=float32)
+        >>> with CheckpointWeights(folder) as weights:
+        ...     weights.get("embeddings.LayerNorm.bias", (8,))
+        Traceback (most recent call last):
+        ...
+        sparkbert.errors.ModelIntegrityError: ...: 'embeddings.LayerNorm.bias' has shape (4,), the config implies (8,)
         """
         if name not in self._keys:
             legacy = "bert." + name.replace("LayerNorm.weight", "LayerNorm.gamma").replace(

@@ -250,42 +250,90 @@ class ModelDirectory:
 
     @property
     def onnx_path(self) -> Path:
-        """Path of ``model.onnx`` (its weights are in ``model.onnx.data`` beside it)."""
+        """Path of ``model.onnx`` (its weights are in ``model.onnx.data`` beside it).
+
+        Examples
+        --------
+        >>> ModelDirectory(Path("mbert"), {}, identity="").onnx_path.as_posix()
+        'mbert/model.onnx'
+        """
         return self.path / ONNX_NAME
 
     @property
     def tokenizer_path(self) -> Path:
-        """Path of ``tokenizer.json``."""
+        """Path of ``tokenizer.json``.
+
+        Examples
+        --------
+        >>> ModelDirectory(Path("mbert"), {}, identity="").tokenizer_path.as_posix()
+        'mbert/tokenizer.json'
+        """
         return self.path / TOKENIZER_NAME
 
     @property
     def config_path(self) -> Path:
-        """Path of the Hugging Face ``config.json``."""
+        """Path of the Hugging Face ``config.json``.
+
+        Examples
+        --------
+        >>> ModelDirectory(Path("mbert"), {}, identity="").config_path.as_posix()
+        'mbert/config.json'
+        """
         return self.path / CONFIG_NAME
 
     @property
     def hidden_size(self) -> int:
-        """Width of the output vectors."""
+        """Width of the output vectors (``hidden_size`` in the manifest).
+
+        Examples
+        --------
+        >>> ModelDirectory(Path("mbert"), {"hidden_size": 768}, identity="").hidden_size
+        768
+        """
         return int(self.manifest["hidden_size"])
 
     @property
     def max_positions(self) -> int:
-        """Longest input, in word pieces including ``[CLS]`` and ``[SEP]``."""
+        """Longest input, in word pieces including ``[CLS]`` and ``[SEP]``.
+
+        Examples
+        --------
+        >>> ModelDirectory(Path("mbert"), {"max_position_embeddings": 512}, identity="").max_positions
+        512
+        """
         return int(self.manifest["max_position_embeddings"])
 
     @property
     def num_hidden_layers(self) -> int:
-        """Number of transformer layers."""
+        """Number of transformer layers.
+
+        Examples
+        --------
+        >>> ModelDirectory(Path("mbert"), {"num_hidden_layers": 12}, identity="").num_hidden_layers
+        12
+        """
         return int(self.manifest["num_hidden_layers"])
 
     @property
     def cased(self) -> bool:
-        """False when the tokenizer lower-cases its input."""
+        """False when the tokenizer lower-cases its input.
+
+        Examples
+        --------
+        >>> ModelDirectory(Path("bert-uncased"), {"cased": False}, identity="").cased
+        False
+        """
         return bool(self.manifest["cased"])
 
     @property
     def precision(self) -> str:
-        """Weight precision: ``"fp32"``, ``"int8"`` or ``"fp16"``."""
+        """Weight precision: ``"fp32"``, ``"int8"`` or ``"fp16"``.
+
+        Examples
+        --------
+        >>> ModelDirectory(Path("mbert-int8"), {"precision": "int8"}, identity="").precision
+        'int8'
+        """
         return str(self.manifest["precision"])
 
 

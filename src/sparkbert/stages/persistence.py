@@ -8,8 +8,9 @@ and never follows paths that leave the saved folder.
 
 Examples
 --------
->>> ModelDirReadable.read.__name__
-'read'
+>>> from sparkbert import BertEmbeddings
+>>> type(BertEmbeddings().write()).__name__, type(BertEmbeddings.read()).__name__
+('ModelDirWriter', 'ModelDirReader')
 """
 
 from __future__ import annotations
@@ -43,8 +44,13 @@ def link_or_copy(src: str, dst: str) -> None:
 
     Examples
     --------
-    >>> link_or_copy.__name__
-    'link_or_copy'
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> with open(os.path.join(folder, "a.bin"), "wb") as f:
+    ...     _ = f.write(b"weights")
+    >>> link_or_copy(os.path.join(folder, "a.bin"), os.path.join(folder, "b.bin"))
+    >>> open(os.path.join(folder, "b.bin"), "rb").read()
+    b'weights'
     """
     try:
         os.link(src, dst)
@@ -57,11 +63,26 @@ class ModelDirWriter(DefaultParamsWriter):  # type: ignore[misc]
 
     Examples
     --------
-    >>> ModelDirWriter.__mro__[1].__name__
-    'DefaultParamsWriter'
+    >>> from sparkbert import BertEmbeddings
+    >>> isinstance(BertEmbeddings().write(), ModelDirWriter)
+    True
     """
 
     def saveImpl(self, path: str) -> None:
+        """Write the params, then link or copy the model directory into ``<path>/model``.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pyspark.sql import SparkSession
+        >>> from sparkbert import BertEmbeddings
+        >>> spark = SparkSession.builder.master("local[1]").getOrCreate()
+        >>> path = os.path.join(tempfile.mkdtemp(), "stage")
+        >>> BertEmbeddings().setModelPath("/nonexistent").write().save(path)
+        Traceback (most recent call last):
+        ...
+        sparkbert.errors.ModelNotFoundError: No model directory at /nonexistent
+        """
         super().saveImpl(path)
         from sparkbert.model.directory import MANIFEST_NAME, ModelDirectory
 
@@ -77,11 +98,28 @@ class ModelDirReader(DefaultParamsReader):  # type: ignore[misc,type-arg]
 
     Examples
     --------
-    >>> ModelDirReader.__mro__[1].__name__
-    'DefaultParamsReader'
+    >>> from sparkbert import BertEmbeddings
+    >>> isinstance(BertEmbeddings.read(), ModelDirReader)
+    True
     """
 
     def load(self, path: str) -> Any:
+        """Load the params, then check ``<path>/model`` against its manifest and point at it.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pyspark.ml.util import DefaultParamsWriter
+        >>> from pyspark.sql import SparkSession
+        >>> from sparkbert import BertEmbeddings
+        >>> spark = SparkSession.builder.master("local[1]").getOrCreate()
+        >>> path = os.path.join(tempfile.mkdtemp(), "stage")
+        >>> DefaultParamsWriter(BertEmbeddings()).save(path)  # params only, no model directory
+        >>> BertEmbeddings.load(path)
+        Traceback (most recent call last):
+        ...
+        sparkbert.errors.ModelNotFoundError: No model directory at .../stage/model
+        """
         from sparkbert.model.directory import ModelDirectory
 
         instance = super().load(path)
@@ -95,7 +133,8 @@ class ModelDirWritable:
 
     Examples
     --------
-    >>> hasattr(ModelDirWritable, "write")
+    >>> from sparkbert import BertEmbeddings
+    >>> issubclass(BertEmbeddings, ModelDirWritable)
     True
     """
 
@@ -104,8 +143,9 @@ class ModelDirWritable:
 
         Examples
         --------
-        >>> ModelDirWritable.write.__name__
-        'write'
+        >>> from sparkbert import BertEmbeddings
+        >>> type(BertEmbeddings().write()).__name__
+        'ModelDirWriter'
         """
         return ModelDirWriter(self)  # type: ignore[arg-type]
 
@@ -115,7 +155,8 @@ class ModelDirReadable:
 
     Examples
     --------
-    >>> hasattr(ModelDirReadable, "read")
+    >>> from sparkbert import BertEmbeddings
+    >>> issubclass(BertEmbeddings, ModelDirReadable)
     True
     """
 
@@ -125,7 +166,8 @@ class ModelDirReadable:
 
         Examples
         --------
-        >>> ModelDirReadable.read.__name__
-        'read'
+        >>> from sparkbert import BertEmbeddings
+        >>> type(BertEmbeddings.read()).__name__
+        'ModelDirReader'
         """
         return ModelDirReader(cls)  # type: ignore[arg-type]

@@ -133,10 +133,18 @@ class SentenceEmbeddings(AnnotatorTransformer):
     def transformSchema(self, schema: StructType) -> StructType:
         """Check columns on the driver and return the output schema.
 
+        The word embeddings column must carry its ``dimension`` (BertEmbeddings writes it).
+
         Examples
         --------
-        >>> SentenceEmbeddings.transformSchema.__name__
-        'transformSchema'
+        >>> from pyspark.sql.types import StructType, StructField
+        >>> from sparkbert.annotation import annotation_array_type
+        >>> schema = StructType([
+        ...     StructField("sentence", annotation_array_type(), True, {"annotatorType": "document"}),
+        ...     StructField("embeddings", annotation_array_type(), True,
+        ...                 {"annotatorType": "word_embeddings", "dimension": 768})])
+        >>> SentenceEmbeddings().transformSchema(schema)["sentence_embeddings"].metadata
+        {'annotatorType': 'sentence_embeddings', 'dimension': 768}
         """
         out = super().transformSchema(schema)
         self._dimension(schema)

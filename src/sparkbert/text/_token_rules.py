@@ -43,7 +43,13 @@ def _words(entries: frozenset[str]) -> list[str]:
 
 @functools.lru_cache(maxsize=4)
 def master_pattern(split_han: bool) -> regex.Pattern[str]:
-    """Return the pattern whose named alternatives tile a text: one match per token or gap."""
+    """Return the pattern whose named alternatives tile a text: one match per token or gap.
+
+    Examples
+    --------
+    >>> [(m.lastgroup, m.group()) for m in master_pattern(True).finditer("Mr. Lee 5.")]
+    [('abbr', 'Mr.'), ('sep', ' '), ('word', 'Lee'), ('sep', ' '), ('word', '5'), ('punct', '.')]
+    """
     han = HAN if split_han else HAN + "+"
     parts = [
         rf"(?P<sep>{SEPARATOR}+)",
@@ -87,7 +93,18 @@ TRIM += "\u2066\u2067\u2068\u2069\ufeff" + JOINERS
 
 
 def split_word(text: str, start: int, end: int, split_hyphens: bool) -> list[tuple[int, int]]:
-    """Split elision, hyphens or French inverted pronouns, and English clitics off a word."""
+    """Split elision, hyphens or French inverted pronouns, and English clitics off a word.
+
+    Returns the ``(start, end)`` spans of the pieces of ``text[start:end]``.
+
+    Examples
+    --------
+    >>> text = "Don't -- va-t-il"
+    >>> [text[s:e] for s, e in split_word(text, 0, 5, split_hyphens=False)]
+    ['Do', "n't"]
+    >>> [text[s:e] for s, e in split_word(text, 9, 16, split_hyphens=False)]
+    ['va', '-t-il']
+    """
     word = text[start:end]
     if not any(c in word for c in "'’-‐‑") or word in _NOT_SPLIT:
         return [(start, end)]
@@ -114,7 +131,15 @@ def split_word(text: str, start: int, end: int, split_hyphens: bool) -> list[tup
 
 @functools.lru_cache(maxsize=32)
 def exception_pattern(exceptions: tuple[str, ...]) -> regex.Pattern[str] | None:
-    """Return a pattern matching the exceptions as whole words, longest first."""
+    """Return a pattern matching the exceptions as whole words, longest first.
+
+    Examples
+    --------
+    >>> [m.group() for m in exception_pattern(("New York", "New")).finditer("New York, Newark")]
+    ['New York']
+    >>> exception_pattern(()) is None
+    True
+    """
     if not exceptions:
         return None
     alts = []
@@ -129,6 +154,15 @@ def exception_pattern(exceptions: tuple[str, ...]) -> regex.Pattern[str] | None:
 def custom_separator_pattern(
     split_chars: tuple[str, ...], split_pattern: str | None
 ) -> regex.Pattern[str] | None:
+    """Return a pattern matching the extra separators: ``split_pattern``, then ``split_chars``.
+
+    Examples
+    --------
+    >>> custom_separator_pattern(("/", "|"), None).split("a/b|c")
+    ['a', 'b', 'c']
+    >>> custom_separator_pattern((), None) is None
+    True
+    """
     alts = [regex.escape(c) for c in sorted(set(split_chars), key=lambda w: (-len(w), w))]
     if split_pattern:
         alts.insert(0, f"(?:{split_pattern})")

@@ -1,0 +1,159 @@
+"""The ``sparkbert`` argument parser: every command, its options and its defaults.
+
+A usage error raises :class:`~sparkbert.cli.UsageError` (one line, exit status 2) instead
+of printing argparse's usage and exiting.
+
+Examples
+--------
+>>> args = make_parser().parse_args(["demo", "--master", "local[2]"])
+>>> args.command, args.master, args.model
+('demo', 'local[2]', 'bert_base_multilingual_cased')
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from sparkbert.cli._console import PROG
+from sparkbert.cli._errors import UsageError
+from sparkbert.cli._io import INPUT_FORMATS, OUTPUT_FORMATS
+from sparkbert.cli.convert_info import cmd_convert, cmd_info
+from sparkbert.cli.demo import cmd_demo
+from sparkbert.cli.embed import cmd_embed
+from sparkbert.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_SENTENCE_LENGTH, DEFAULT_MODEL
+
+POOLINGS = ("first", "mean", "last")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error raises :class:`UsageError` (one line) instead of exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _positive(text: str) -> int:
+    """An ``int`` of at least 1, for argparse's ``type``.
+
+    Examples
+    --------
+    >>> _positive("8")
+    8
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _summary(command: Callable[..., Any]) -> str:
+    """The first line of a command's docstring: its ``--help`` description.
+
+    Examples
+    --------
+    >>> _summary(cmd_info)
+    '``sparkbert info``: describe a model directory (or a cached registry / Hub model).'
+    """
+    return (command.__doc__ or "").strip().splitlines()[0]
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """Return the ``sparkbert`` argument parser.
+
+    Each command's namespace has ``run``, the function that runs it.
+
+    Examples
+    --------
+    >>> make_parser().parse_args(["embed", "--input", "a.txt", "--output", "out"]).master
+    'local[*]'
+    >>> make_parser().parse_args(["embed", "--input", "a.txt", "--output", "out", "--batch-size", "0"])
+    Traceback (most recent call last):
+    ...
+    sparkbert.cli.UsageError: argument --batch-size: expected a positive integer, got '0' (see ...)
+    """
+    common = _Parser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", help="library and Spark warnings, tracebacks")
+    common.add_argument("-q", "--quiet", action="store_true", help="no status lines or progress bar")
+    spark = _Parser(add_help=False)
+    spark.add_argument("--master", default="local[*]", help="Spark master URL (default: %(default)s)")
+    spark.add_argument(
+        "--conf", action="append", default=[], metavar="KEY=VALUE", help="a Spark setting (repeatable)"
+    )
+    spark.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help="registry name, Hub repo id, model directory or checkpoint (default: %(default)s)",
+    )
+    spark.add_argument(
+        "--precision", choices=("fp32", "int8"), default="fp32", help="weights (default: %(default)s)"
+    )
+
+    parser = _Parser(prog=PROG, description="Multilingual BERT embeddings on Spark, with ONNX Runtime.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    embed = sub.add_parser(
+        "embed",
+        parents=[common, spark],
+        help="embed a file or folder of texts",
+        description=_summary(cmd_embed),
+    )
+    embed.add_argument(
+        "--input", required=True, help="a .txt (one text per line), .jsonl, .csv or .parquet file or folder"
+    )
+    embed.add_argument("--output", required=True, help="the folder to write")
+    embed.add_argument("--input-format", choices=INPUT_FORMATS, help="when file names do not tell")
+    embed.add_argument(
+        "--format", choices=OUTPUT_FORMATS, default="parquet", help="output format (default: %(default)s)"
+    )
+    embed.add_argument("--text-column", default="text", help="column holding the text (default: %(default)s)")
+    embed.add_argument(
+        "--id-column", help="column holding a row id (default: 'id' if present, else the row number)"
+    )
+    embed.add_argument(
+        "--pooling", choices=POOLINGS, default="first", help="pieces → token vector (default: %(default)s)"
+    )
+    embed.add_argument(
+        "--sentence-embeddings", action="store_true", help="also write one vector per sentence"
+    )
+    embed.add_argument(
+        "--batch-size", type=_positive, default=DEFAULT_BATCH_SIZE, help="sentences per ONNX Runtime call"
+    )
+    embed.add_argument(
+        "--max-sentence-length", type=_positive, default=DEFAULT_MAX_SENTENCE_LENGTH, help="pieces per window"
+    )
+    embed.add_argument("--partitions", type=_positive, help="repartition the input into N partitions")
+    embed.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
+    embed.set_defaults(run=cmd_embed)
+
+    demo = sub.add_parser(
+        "demo",
+        parents=[common, spark],
+        help="nearest neighbours across languages",
+        description=_summary(cmd_demo),
+    )
+    demo.set_defaults(run=cmd_demo)
+
+    convert = sub.add_parser(
+        "convert", parents=[common], help="checkpoint → model directory", description=_summary(cmd_convert)
+    )
+    convert.add_argument("checkpoint", help="a Hugging Face BERT checkpoint folder (safetensors)")
+    convert.add_argument("out", help="the model directory to create")
+    convert.add_argument(
+        "--precision", choices=("fp32", "int8", "fp16"), default="fp32", help="weights (default: %(default)s)"
+    )
+    convert.add_argument("--json", action="store_true", help="print the result as JSON")
+    convert.set_defaults(run=cmd_convert)
+
+    info = sub.add_parser(
+        "info", parents=[common], help="describe a model directory", description=_summary(cmd_info)
+    )
+    info.add_argument("model", help="a model directory, or the name of a cached model")
+    info.add_argument("--json", action="store_true", help="print as JSON")
+    info.set_defaults(run=cmd_info)
+    return parser
