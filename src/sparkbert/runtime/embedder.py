@@ -27,7 +27,8 @@ import numpy as np
 from sparkbert.annotation import WORD_EMBEDDINGS, Annotation
 from sparkbert.runtime.alignment import assign_windows, plan_windows, pool, token_piece_ranges
 from sparkbert.runtime.batching import make_batches, pad_batch
-from sparkbert.runtime.session import SessionOptions, cached, create_session, run_session
+from sparkbert.runtime.prepack import prepacked_model
+from sparkbert.runtime.session import SessionOptions, cached, create_session, resolve_device, run_session
 from sparkbert.runtime.tokenization import PieceEncoding, encode, load_tokenizer, special_ids
 from sparkbert.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_SENTENCE_LENGTH, DEFAULT_TOKEN_BUDGET
 
@@ -116,19 +117,37 @@ def load_resources(config: EmbedderConfig) -> ModelResources:
     'load_resources'
     """
     model_dir = locate_model(config)
-    key = ("bert", model_identity(model_dir), os.path.realpath(model_dir), config.lowercase, config.session)
+    options = resolve_device(config.session)
+    key = ("bert", model_identity(model_dir), os.path.realpath(model_dir), config.lowercase, options)
 
     def build() -> ModelResources:
         with open(os.path.join(model_dir, "manifest.json"), encoding="utf-8") as f:
             manifest = json.load(f)
         tokenizer = load_tokenizer(os.path.join(model_dir, "tokenizer.json"), lowercase=config.lowercase)
         ids = special_ids(tokenizer)
-        session = create_session(os.path.join(model_dir, "model.onnx"), config.session)
+        onnx_path = os.path.join(model_dir, "model.onnx")
+        if options.share_weights and options.device == "cpu":
+            probe = _probe_batch(tokenizer, ids.cls, ids.sep)
+            onnx_path = prepacked_model(onnx_path, model_identity(model_dir), probe) or onnx_path
+        session = create_session(onnx_path, options)
         return ModelResources(
             tokenizer, session, int(manifest["hidden_size"]), ids.cls, ids.sep, ids.pad, ids.unk
         )
 
     return cached(key, build)
+
+
+def _probe_batch(tokenizer: Any, cls: int, sep: int) -> dict[str, np.ndarray]:
+    """Two padded sentences in several scripts: the check run on a prepacked copy of the weights."""
+    texts = ["Spark embeds every token: naïve café, Überraschung!", "Привет, мир. 你好，世界。 مرحبا"]
+    rows = [[cls, *e.ids, sep] for e in encode(tokenizer, texts)]
+    width = max(map(len, rows))
+    input_ids = np.zeros((len(rows), width), dtype=np.int64)
+    mask = np.zeros_like(input_ids)
+    for i, row in enumerate(rows):
+        input_ids[i, : len(row)] = row
+        mask[i, : len(row)] = 1
+    return {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
 
 
 def _sentence_key(sentence: Annotation, position: int) -> str:

@@ -13,14 +13,18 @@ True
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import threading
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import numpy as np
+
+from sparkbert.errors import MissingDependencyError
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +90,6 @@ def providers_for(device: str) -> list[str]:
         return ["CPUExecutionProvider"]
     if device == "cuda":
         if "CUDAExecutionProvider" not in available:
-            from sparkbert.errors import MissingDependencyError
-
             raise MissingDependencyError.for_extra("onnxruntime-gpu (CUDAExecutionProvider)", "gpu")
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     if "CUDAExecutionProvider" in available:
@@ -111,6 +113,54 @@ class SessionOptions:
     slots: int = 1
     device: str = "cpu"
     allow_spinning: bool = False
+    #: CUDA device ordinal; ``None``: the GPU Spark assigned to the running task, else 0
+    device_id: int | None = None
+    #: CPU: map this machine's prepacked copy of the weights (one copy for all workers)
+    share_weights: bool = True
+
+
+def task_gpu() -> int | None:
+    """Return the first GPU address Spark's resource scheduling gave the running task, if any.
+
+    With ``spark.executor.resource.gpu.amount`` and ``spark.task.resource.gpu.amount`` set,
+    each task sees its GPUs in ``TaskContext.resources()["gpu"]``; outside a task (or without
+    GPU scheduling) there is none.
+
+    Examples
+    --------
+    >>> task_gpu() is None  # not inside a Spark task
+    True
+    """
+    try:
+        from pyspark import TaskContext
+    except ImportError:  # pragma: no cover - pyspark is a dependency
+        return None
+    context = TaskContext.get()
+    if context is None:
+        return None
+    gpu = context.resources().get("gpu")
+    if gpu is None or not gpu.addresses:
+        return None
+    return int(gpu.addresses[0])
+
+
+def resolve_device(options: SessionOptions) -> SessionOptions:
+    """Fix ``options.device_id`` for a CUDA session: the task's GPU, else 0; CPU unchanged.
+
+    Called before the session cache is consulted, so a process that runs tasks on two GPUs
+    holds one session per GPU, and a process on one GPU exactly one.
+
+    Examples
+    --------
+    >>> resolve_device(SessionOptions(device="cuda")).device_id
+    0
+    >>> resolve_device(SessionOptions(device="cpu")).device_id is None
+    True
+    """
+    if options.device != "cuda" or options.device_id is not None:
+        return options
+    gpu = task_gpu()
+    return replace(options, device_id=0 if gpu is None else gpu)
 
 
 def create_session(onnx_path: str, options: SessionOptions) -> Any:
@@ -131,9 +181,29 @@ def create_session(onnx_path: str, options: SessionOptions) -> Any:
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3
     so.add_session_config_entry("session.intra_op.allow_spinning", "1" if options.allow_spinning else "0")
-    providers = providers_for(options.device)
+    providers: list[Any] = providers_for(options.device)
+    if providers[0] == "CUDAExecutionProvider":
+        cuda = {"device_id": str(options.device_id or 0), "use_tf32": "0"}  # fp32 stays fp32
+        providers = [("CUDAExecutionProvider", cuda), "CPUExecutionProvider"]
     logger.info("creating ONNX Runtime session for %s (%s, %d threads)", onnx_path, providers[0], threads)
-    return ort.InferenceSession(onnx_path, sess_options=so, providers=providers)
+    session = ort.InferenceSession(onnx_path, sess_options=so, providers=providers)
+    if len(providers) > 1 and session.get_providers()[0] != "CUDAExecutionProvider":
+        # onnxruntime-gpu is installed but could not load CUDA/cuDNN: try the libraries of the
+        # nvidia-* wheels (the `gpu` extra installs them), then give up loudly or fall back.
+        preload = getattr(ort, "preload_dlls", None)
+        if preload is not None:
+            with contextlib.redirect_stdout(io.StringIO()):
+                preload()
+            session = ort.InferenceSession(onnx_path, sess_options=so, providers=providers)
+        if session.get_providers()[0] != "CUDAExecutionProvider":
+            if options.device == "cuda":
+                raise MissingDependencyError(
+                    "Invalid value for param 'device': 'cuda'. onnxruntime-gpu is installed but its CUDA "
+                    "provider did not load (CUDA 12+/cuDNN 9 libraries not found). Install them with "
+                    "`pip install 'sparkbert[gpu]'`, or use device='cpu' or 'auto'."
+                )
+            logger.warning("CUDA provider did not load; running on CPU")
+    return session
 
 
 def run_session(

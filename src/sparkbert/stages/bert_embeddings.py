@@ -90,6 +90,10 @@ class BertEmbeddings(  # type: ignore[misc]
         ``auto`` (CUDA when onnxruntime-gpu sees a GPU), ``cpu`` or ``cuda``.
     intraOpThreads : int, default 0
         ONNX Runtime threads per worker; 0 divides the cores by the concurrent tasks.
+    shareWeights : bool, default True
+        On CPU, every Python worker of a machine maps one prepacked copy of the weights
+        (made once per machine under ``SPARKBERT_HOME/prepacked``, checked against the
+        model) instead of holding its own; ``False`` packs a private copy per worker.
 
     Examples
     --------
@@ -122,6 +126,12 @@ class BertEmbeddings(  # type: ignore[misc]
     intraOpThreads: Param[int] = Param(
         Params._dummy(), "intraOpThreads", "ONNX Runtime threads per worker (0: auto)", TypeConverters.toInt
     )
+    shareWeights: Param[bool] = Param(
+        Params._dummy(),
+        "shareWeights",
+        "CPU: map one prepacked copy of the weights per machine",
+        TypeConverters.toBoolean,
+    )
     storageRef: Param[str] = Param(
         Params._dummy(), "storageRef", "name of the embeddings, in column metadata", TypeConverters.toString
     )
@@ -140,6 +150,7 @@ class BertEmbeddings(  # type: ignore[misc]
         caseSensitive: bool | None = None,
         device: str = "auto",
         intraOpThreads: int = 0,
+        shareWeights: bool = True,
         storageRef: str | None = None,
     ) -> None:
         super().__init__()
@@ -152,6 +163,7 @@ class BertEmbeddings(  # type: ignore[misc]
             poolingStrategy="first",
             device="auto",
             intraOpThreads=0,
+            shareWeights=True,
         )
         self.setParams(**self._input_kwargs)
 
@@ -169,6 +181,7 @@ class BertEmbeddings(  # type: ignore[misc]
         caseSensitive: bool | None = None,
         device: str = "auto",
         intraOpThreads: int = 0,
+        shareWeights: bool = True,
         storageRef: str | None = None,
     ) -> BertEmbeddings:
         """Set params by keyword; returns ``self``.
@@ -359,6 +372,26 @@ class BertEmbeddings(  # type: ignore[misc]
         """
         return self.getOrDefault(self.intraOpThreads)  # type: ignore[no-any-return]
 
+    def setShareWeights(self, value: bool) -> BertEmbeddings:
+        """Map one prepacked copy of the weights per machine (CPU) instead of one per worker.
+
+        Examples
+        --------
+        >>> BertEmbeddings().setShareWeights(False).getShareWeights()
+        False
+        """
+        return self._set(shareWeights=value)  # type: ignore[no-any-return]
+
+    def getShareWeights(self) -> bool:
+        """Return whether CPU workers share one prepacked copy of the weights.
+
+        Examples
+        --------
+        >>> BertEmbeddings().getShareWeights()
+        True
+        """
+        return self.getOrDefault(self.shareWeights)  # type: ignore[no-any-return]
+
     def setStorageRef(self, value: str) -> BertEmbeddings:
         """Set the embeddings' name recorded in the output column's metadata.
 
@@ -459,7 +492,10 @@ class BertEmbeddings(  # type: ignore[misc]
             pooling=self.getPoolingStrategy(),
             lowercase=bool(manifest.get("cased", True)) and not self.getCaseSensitive(),
             session=SessionOptions(
-                intra_op_threads=self.getIntraOpThreads(), slots=slots, device=self._device()
+                intra_op_threads=self.getIntraOpThreads(),
+                slots=slots,
+                device=self._device(),
+                share_weights=self.getShareWeights(),
             ),
             spark_file=spark_file,
         )
