@@ -19,7 +19,9 @@ Examples
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pyarrow as pa
@@ -53,8 +55,9 @@ def annotations_from_arrow_fast(array: pa.Array | pa.ChunkedArray) -> list[list[
     --------
     >>> arr = annotations_to_arrow([[Annotation("token", 0, 0, "a", {}, [1.0])], None])
     >>> out = annotations_from_arrow_fast(arr)
-    >>> out[0][0].result, list(out[0][0].embeddings), out[1]
-    ('a', [1.0], [])
+    >>> vector = out[0][0].embeddings
+    >>> out[0][0].result, vector.dtype, vector.tolist(), out[1]
+    ('a', dtype('float32'), [1.0], [])
     """
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
@@ -231,17 +234,14 @@ class AnnotatorTransformer(  # type: ignore[misc]
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         out_schema = self.transformSchema(dataset.schema)
-        metadata = out_schema.fields[-1].metadata
-        return annotate_dataframe(
-            dataset,
-            self.getInputCols(),
-            self._input_kinds(),
+        step = AnnotationStep(
+            tuple(self.getInputCols()),
+            tuple(self._input_kinds()),
             self.getOutputCol(),
             self._annotator_for(dataset),
-            metadata,
-            out_schema,
             self.chunkRows,
         )
+        return annotate_dataframe(dataset, step, out_schema)
 
 
 def _arrow_safe_schema(schema: StructType) -> StructType:
@@ -249,20 +249,57 @@ def _arrow_safe_schema(schema: StructType) -> StructType:
     return StructType([StructField(f.name, f.dataType, f.nullable) for f in schema.fields])
 
 
-def annotate_dataframe(
-    dataset: DataFrame,
-    input_cols: Sequence[str],
-    kinds: Sequence[str],
-    output_col: str,
-    annotator: BatchAnnotator,
-    metadata: dict[str, Any],
-    out_schema: StructType,
-    chunk_rows: int,
-) -> DataFrame:
-    """Append ``output_col`` = ``annotator(input columns)`` to every row, via ``mapInArrow``.
+@dataclass(frozen=True)
+class AnnotationStep:
+    """One stage's work inside ``mapInArrow``: input columns, their kinds, output, annotator.
 
-    Rows are never dropped or reordered within a partition; column metadata of the
-    input columns is restored afterwards and the output column gets ``metadata``.
+    Examples
+    --------
+    >>> from sparkbert import Tokenizer
+    >>> AnnotationStep(("sentence",), ("annotation",), "token", Tokenizer()._annotator(), 1024).output_col
+    'token'
+    """
+
+    input_cols: tuple[str, ...]
+    kinds: tuple[str, ...]
+    output_col: str
+    annotator: BatchAnnotator
+    chunk_rows: int
+
+
+@dataclass(frozen=True)
+class _Chain:
+    source: DataFrame
+    steps: tuple[AnnotationStep, ...]
+
+
+#: How each DataFrame that sparkbert returned was made: the DataFrame its chain of stages
+#: started from and the steps since. Consulted by the next stage to fuse with the last ones.
+_CHAINS: weakref.WeakKeyDictionary[DataFrame, _Chain] = weakref.WeakKeyDictionary()
+
+
+def _fusable(dataset: DataFrame) -> _Chain | None:
+    chain = _CHAINS.get(dataset)
+    if chain is None:
+        return None
+    try:
+        if dataset.is_cached:  # the user persisted the intermediate result: start from it
+            return None
+    except Exception:  # pragma: no cover - a session that cannot tell: do not fuse
+        return None
+    return chain
+
+
+def annotate_dataframe(dataset: DataFrame, step: AnnotationStep, out_schema: StructType) -> DataFrame:
+    """Append ``step.output_col`` = ``step.annotator(input columns)`` to every row, via ``mapInArrow``.
+
+    Consecutive sparkbert stages run in ONE ``mapInArrow``: when ``dataset`` is the
+    unpersisted output of earlier sparkbert stages (as inside ``PipelineModel.transform``),
+    the new step is appended to theirs and the whole chain runs from the chain's source.
+    One Python worker per task then does all the work (instead of one per stage, each
+    holding its own memory), rows cross the JVM/Python boundary once, and intermediate
+    annotations stay Python objects. The result has the same columns, values and metadata.
+    Rows are never dropped or reordered within a partition.
 
     Examples
     --------
@@ -270,24 +307,35 @@ def annotate_dataframe(
     >>> DocumentAssembler().chunkRows
     1024
     """
-    cols = list(input_cols)
-    kinds = list(kinds)
+    chain = _fusable(dataset)
+    source, steps = (chain.source, (*chain.steps, step)) if chain else (dataset, (step,))
+    chunk_rows = min(s.chunk_rows for s in steps)
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             for start in range(0, max(batch.num_rows, 1), chunk_rows):
                 chunk = batch.slice(start, chunk_rows)
-                values = [_decode(chunk.column(c), k) for c, k in zip(cols, kinds)]
-                result = annotator(values) if chunk.num_rows else []
-                if len(result) != chunk.num_rows:  # never lose or invent a row
-                    raise RuntimeError(f"annotator returned {len(result)} rows for {chunk.num_rows}")
-                arrays = [*chunk.columns, annotations_to_arrow(result)]
-                yield pa.RecordBatch.from_arrays(arrays, names=[*chunk.schema.names, output_col])
+                computed: dict[str, list[list[Annotation]]] = {}
+                arrays, names = list(chunk.columns), list(chunk.schema.names)
+                for s in steps:
+                    values = [
+                        computed[c] if c in computed else _decode(chunk.column(c), k)
+                        for c, k in zip(s.input_cols, s.kinds)
+                    ]
+                    result = s.annotator(values) if chunk.num_rows else []
+                    if len(result) != chunk.num_rows:  # never lose or invent a row
+                        raise RuntimeError(f"annotator returned {len(result)} rows for {chunk.num_rows}")
+                    computed[s.output_col] = result
+                    arrays.append(annotations_to_arrow(result))
+                    names.append(s.output_col)
+                yield pa.RecordBatch.from_arrays(arrays, names=names)
 
-    result = dataset.mapInArrow(run, _arrow_safe_schema(out_schema))
-    selected = [
-        F.col(f.name).alias(f.name, metadata=f.metadata) if f.metadata else F.col(f.name)
-        for f in out_schema.fields[:-1]
-    ]
-    selected.append(F.col(output_col).alias(output_col, metadata=metadata))
-    return result.select(*selected)
+    mapped = source.mapInArrow(run, _arrow_safe_schema(out_schema))
+    out = mapped.select(
+        *[
+            F.col(f.name).alias(f.name, metadata=f.metadata) if f.metadata else F.col(f.name)
+            for f in out_schema.fields
+        ]
+    )
+    _CHAINS[out] = _Chain(source, steps)
+    return out
