@@ -100,7 +100,7 @@ def machine() -> dict[str, Any]:
     for mod in ("pyspark", "onnxruntime", "tokenizers", "torch", "transformers", "numpy", "pyarrow"):
         try:
             info[mod] = __import__(mod).__version__
-        except Exception:  # noqa: BLE001 - optional contenders
+        except Exception:
             info[mod] = None
     return info
 
@@ -113,14 +113,14 @@ def _kind(proc: Any, root_pid: int, worker: bool) -> str:
         return "driver"
     try:
         return "jvm" if "java" in proc.name() else "other"
-    except Exception:  # noqa: BLE001
+    except Exception:
         return "other"
 
 
 def _is_python_worker(proc: Any) -> bool:
     try:
         cmd = " ".join(proc.cmdline())
-    except Exception:  # noqa: BLE001 - the process may be gone
+    except Exception:
         return False
     return "pyspark.daemon" in cmd or "pyspark.worker" in cmd
 
@@ -235,11 +235,14 @@ class Sampler:
         self.sample()
         wall = time.perf_counter() - self._t0
         sys1 = psutil.cpu_times()
-        busy = sum(getattr(sys1, k) - getattr(self._sys0, k) for k in ("user", "nice", "system", "irq", "softirq"))
+        busy = sum(
+            getattr(sys1, k) - getattr(self._sys0, k) for k in ("user", "nice", "system", "irq", "softirq")
+        )
         # the sampler's own CPU time (in the driver process) is not the contender's
-        ours = sum(
-            st.cpu_last - (st.cpu_first or 0.0) for st in [*self.workers.values(), *self.others.values()]
-        ) - self._own_cpu
+        ours = (
+            sum(st.cpu_last - (st.cpu_first or 0.0) for st in [*self.workers.values(), *self.others.values()])
+            - self._own_cpu
+        )
         mib = 2**20
         cpu_by_kind: dict[str, float] = {}
         for st in [*self.workers.values(), *self.others.values()]:

@@ -71,7 +71,12 @@ def _sparkbert_pipeline(spec: dict[str, Any]) -> Any:
     from sparkbert import DocumentAssembler, SentenceDetector, Tokenizer
 
     params: dict[str, Any] = {"modelPath": spec["model_dir"], "device": "cpu"}
-    for key, param in (("batch_size", "batchSize"), ("token_budget", "maxTokensPerBatch"), ("intra_op_threads", "intraOpThreads")):
+    for key, param in (
+        ("batch_size", "batchSize"),
+        ("token_budget", "maxTokensPerBatch"),
+        ("intra_op_threads", "intraOpThreads"),
+        ("share_weights", "shareWeights"),
+    ):
         if spec.get(key) is not None:  # else the library's default
             params[param] = spec[key]
     emb = BenchBertEmbeddings(**params).setInputCols("sentence", "token").setOutputCol("embeddings")
@@ -87,6 +92,14 @@ def _sparkbert_pipeline(spec: dict[str, Any]) -> Any:
             emb,
         ]
     )
+
+
+def _transform(pipeline: Any, df: Any, spec: dict[str, Any]) -> Any:
+    if spec.get("stage_by_stage"):  # a new DataFrame between stages: one mapInArrow per stage
+        for stage in pipeline.stages:
+            df = stage.transform(df).select("*")
+        return df
+    return pipeline.transform(df)  # the library fuses consecutive stages into one mapInArrow
 
 
 def _check_sparkbert(rows: list[Any], dim: int) -> int:
@@ -142,9 +155,9 @@ def _transformers_column(spec: dict[str, Any]) -> Any:
 
     @pandas_udf(ArrayType(FloatType()))  # type: ignore[call-overload]
     def embed(texts: pd.Series) -> pd.Series:
-        from benchmarks.contenders import _hf_model
-
         import torch
+
+        from benchmarks.contenders import _hf_model
 
         tokenizer, model = _hf_model(checkpoint)
         out: list[Any] = []
@@ -174,7 +187,10 @@ def _hf_model(checkpoint: str) -> Any:
     if checkpoint not in _HF:
         from transformers import AutoTokenizer, BertModel
 
-        _HF[checkpoint] = (AutoTokenizer.from_pretrained(checkpoint), BertModel.from_pretrained(checkpoint).eval())
+        _HF[checkpoint] = (
+            AutoTokenizer.from_pretrained(checkpoint),
+            BertModel.from_pretrained(checkpoint).eval(),
+        )
     return _HF[checkpoint]
 
 
@@ -205,20 +221,22 @@ def run_spark(spec: dict[str, Any]) -> dict[str, Any]:
             t = now()
             pipeline = _sparkbert_pipeline(spec)
             one = spark.createDataFrame([(0, texts[0])], "id long, text string")
-            first = pipeline.transform(one).select("token", "embeddings").collect()
+            first = _transform(pipeline, one, spec).select("token", "embeddings").collect()
             result["first_embedding_s"] = round(now() - t, 2)
             t = now()
-            pipeline.transform(one).select("embeddings").collect()
+            _transform(pipeline, one, spec).select("embeddings").collect()
             result["first_embedding_again_s"] = round(now() - t, 2)
             _check_sparkbert(first, dim)
         t = now()
-        rows = pipeline.transform(warm).select("token", "embeddings").collect()
+        rows = _transform(pipeline, warm, spec).select("token", "embeddings").collect()
         _check_sparkbert(rows, dim)
         result["model_load_s"] = round(now() - t, 2)
-        out, column = pipeline.transform(df), "embeddings"
+        out, column = _transform(pipeline, df, spec), "embeddings"
     else:
         t = now()
-        column_expr = _predict_batch_udf_column(spec) if kind == "predict_batch_udf" else _transformers_column(spec)
+        column_expr = (
+            _predict_batch_udf_column(spec) if kind == "predict_batch_udf" else _transformers_column(spec)
+        )
         rows = warm.select(column_expr.alias("out")).collect()
         assert len(rows) == len(warm_texts)
         result["model_load_s"] = round(now() - t, 2)
@@ -269,7 +287,9 @@ def run_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
 
     def run(batch: list[int]) -> np.ndarray:
         i, m, tt = pad_batch([sequences[j] for j in batch], ids.pad)
-        (hidden,) = session.run(["last_hidden_state"], {"input_ids": i, "attention_mask": m, "token_type_ids": tt})
+        (hidden,) = session.run(
+            ["last_hidden_state"], {"input_ids": i, "attention_mask": m, "token_type_ids": tt}
+        )
         return np.asarray(hidden)
 
     t = now()

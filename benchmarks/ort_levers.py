@@ -46,7 +46,14 @@ def padding_table(tokenizer_json: Path, partitions: int = 4) -> list[dict[str, A
                     for b in make_batches(piece, batch_size=batch, token_budget=8192):
                         padded += max(piece[i] for i in b) * len(b)
                         batches += 1
-            rows.append({"chunk_rows": chunk, "batch_size": batch, "padded_per_real": round(padded / real, 3), "batches": batches})
+            rows.append(
+                {
+                    "chunk_rows": chunk,
+                    "batch_size": batch,
+                    "padded_per_real": round(padded / real, 3),
+                    "batches": batches,
+                }
+            )
     return rows
 
 
@@ -82,8 +89,14 @@ def speed(settings: dict[str, dict[str, Any]], n: int, rounds: int, tokenizer_js
     sessions = {}
     for name, s in settings.items():
         t = time.perf_counter()
-        sessions[name] = _session(s["path"], s.get("threads", 1), s.get("spinning", False), s.get("config", {}))
-        results[name] = {**{k: v for k, v in s.items() if k != "path"}, "load_s": round(time.perf_counter() - t, 2), "rounds": []}
+        sessions[name] = _session(
+            s["path"], s.get("threads", 1), s.get("spinning", False), s.get("config", {})
+        )
+        results[name] = {
+            **{k: v for k, v in s.items() if k != "path"},
+            "load_s": round(time.perf_counter() - t, 2),
+            "rounds": [],
+        }
     for _ in range(rounds):
         for name, s in settings.items():
             sess = sessions[name]
@@ -97,8 +110,13 @@ def speed(settings: dict[str, dict[str, Any]], n: int, rounds: int, tokenizer_js
                 sess.run(None, {"input_ids": i, "attention_mask": m, "token_type_ids": tt})
             wall, cpu = time.perf_counter() - t, time.process_time() - c
             results[name]["rounds"].append(
-                {"tokens_per_s": round(real / wall, 1), "tokens_per_cpu_s": round(real / cpu, 1),
-                 "padded_per_cpu_s": round(padded / cpu, 1), "padded_per_real": round(padded / sum(lengths), 3), "loadavg": round(os.getloadavg()[0], 1)}
+                {
+                    "tokens_per_s": round(real / wall, 1),
+                    "tokens_per_cpu_s": round(real / cpu, 1),
+                    "padded_per_cpu_s": round(padded / cpu, 1),
+                    "padded_per_real": round(padded / sum(lengths), 3),
+                    "loadavg": round(os.getloadavg()[0], 1),
+                }
             )
     for r in results.values():
         r["tokens_per_s"] = max(x["tokens_per_s"] for x in r["rounds"])
@@ -118,7 +136,12 @@ def main(argv: list[str]) -> None:
         "fp32 bs16 1t": {"path": str(fp32 / "model.onnx"), "batch_size": 16},
         "fp32 bs64 1t": {"path": str(fp32 / "model.onnx"), "batch_size": 64},
         "fp32 bs32 2t spin off": {"path": str(fp32 / "model.onnx"), "batch_size": 32, "threads": 2},
-        "fp32 bs32 2t spin on": {"path": str(fp32 / "model.onnx"), "batch_size": 32, "threads": 2, "spinning": True},
+        "fp32 bs32 2t spin on": {
+            "path": str(fp32 / "model.onnx"),
+            "batch_size": 32,
+            "threads": 2,
+            "spinning": True,
+        },
         "fp32 bs32 1t no prepacking": {
             "path": str(fp32 / "model.onnx"),
             "batch_size": 32,
@@ -128,7 +151,10 @@ def main(argv: list[str]) -> None:
     if cfg.get("prepacked"):
         settings["fp32 bs32 1t prepacked external"] = {"path": cfg["prepacked"], "batch_size": 32}
     if cfg.get("unfused_dir"):
-        settings["fp32 bs32 1t unfused graph"] = {"path": str(Path(cfg["unfused_dir"]) / "model.onnx"), "batch_size": 32}
+        settings["fp32 bs32 1t unfused graph"] = {
+            "path": str(Path(cfg["unfused_dir"]) / "model.onnx"),
+            "batch_size": 32,
+        }
     if cfg.get("int8_dir"):
         settings["int8 bs32 1t"] = {"path": str(Path(cfg["int8_dir"]) / "model.onnx"), "batch_size": 32}
         settings["int8 bs8 1t"] = {"path": str(Path(cfg["int8_dir"]) / "model.onnx"), "batch_size": 8}

@@ -23,7 +23,9 @@ logger = logging.getLogger("benchmarks.patches")
 _EXTRA: dict[str, Any] = {}
 
 
-def prepacked_model(onnx_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], threads: int = 1) -> Path:
+def prepacked_model(
+    onnx_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], threads: int = 1
+) -> Path:
     """Write (once) ``onnx_path`` optimized, with its prepacked weights in an mmap-able data file.
 
     ``session.save_external_prepacked_constant_initializers`` makes ONNX Runtime write the

@@ -34,12 +34,19 @@ logger = logging.getLogger("benchmarks")
 
 #: Default sizes, chosen so that the default command ends in under 15 minutes on 2 cores
 #: (measured rates: docs/performance.md).
-DEFAULT_SENTENCES = 1500
-DEFAULT_SLOW_SENTENCES = 300
+DEFAULT_SENTENCES = 2000
+DEFAULT_SLOW_SENTENCES = 400
 #: The batch size the levers found best on CPU (docs/performance.md); the ceiling uses it, and
 #: while the library's default differs, sparkbert fp32 also runs with it ("sparkbert-fp32-bs8").
 BEST_BATCH_SIZE = 8
-CONTENDERS = ("ceiling", "sparkbert-fp32", "sparkbert-fp32-bs8", "sparkbert-int8", "predict_batch_udf", "transformers")
+CONTENDERS = (
+    "ceiling",
+    "sparkbert-fp32",
+    "sparkbert-fp32-bs8",
+    "sparkbert-int8",
+    "predict_batch_udf",
+    "transformers",
+)
 SLOW = ("predict_batch_udf", "transformers")
 LABELS = {
     "ceiling": "ceiling: raw ONNX Runtime, 1 process, all cores (fp32)",
@@ -77,7 +84,10 @@ def run_contender(spec: dict[str, Any], workdir: Path, timeout: float) -> dict[s
     if proc.returncode != 0 or not out_file.is_file():
         tail = (proc.stderr or "")[-3000:]
         logger.error("%s failed:\n%s", tag, tail)
-        return {"error": tail.strip().splitlines()[-1] if tail.strip() else f"exit {proc.returncode}", "n": spec["n"]}
+        return {
+            "error": tail.strip().splitlines()[-1] if tail.strip() else f"exit {proc.returncode}",
+            "n": spec["n"],
+        }
     result = json.loads(out_file.read_text())
     result.update({"n": spec["n"], "total_wall_s": round(wall, 1), "loadavg_before": round(load0, 2)})
     result["loadavg_after"] = round(os.getloadavg()[0], 2)
@@ -115,7 +125,9 @@ def write_sentences(out: Path, n: int) -> Path:
     path = out / "work" / f"sentences-{n}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.is_file():
-        path.write_text("".join(json.dumps(t, ensure_ascii=False) + "\n" for t in sentences(n)), encoding="utf-8")
+        path.write_text(
+            "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in sentences(n)), encoding="utf-8"
+        )
     return path
 
 
@@ -158,7 +170,9 @@ def contenders_mode(args: argparse.Namespace) -> dict[str, Any]:
     if DEFAULT_BATCH_SIZE == BEST_BATCH_SIZE and "sparkbert-fp32-bs8" in chosen:
         chosen.remove("sparkbert-fp32-bs8")  # the library default already is the proposed one
     if model.checkpoint is None and "transformers" in chosen:
-        logger.warning("no Hugging Face checkpoint for %s: skipping the transformers contender", model.fp32_dir)
+        logger.warning(
+            "no Hugging Face checkpoint for %s: skipping the transformers contender", model.fp32_dir
+        )
         chosen.remove("transformers")
     results: dict[str, Any] = {}
     workdir = out / "work"
@@ -180,7 +194,7 @@ def contenders_mode(args: argparse.Namespace) -> dict[str, Any]:
         rates(res, pieces_slow if name in SLOW else pieces_n, size)
         results[name] = res
     ceiling = results.get("ceiling", {})
-    for name, res in results.items():
+    for res in results.values():
         if ceiling.get("tokens_per_s") and res.get("tokens_per_s"):
             res["ratio_to_ceiling"] = round(res["tokens_per_s"] / ceiling["tokens_per_s"], 3)
         if ceiling.get("tokens_per_cpu_s") and res.get("tokens_per_cpu_s"):
@@ -191,7 +205,9 @@ def contenders_mode(args: argparse.Namespace) -> dict[str, Any]:
         "model_dir": str(model.fp32_dir),
         "weights_mib": {
             "fp32": round((model.fp32_dir / "model.onnx.data").stat().st_size / 2**20),
-            "int8": round((model.int8_dir / "model.onnx.data").stat().st_size / 2**20) if model.int8_dir else None,
+            "int8": round((model.int8_dir / "model.onnx.data").stat().st_size / 2**20)
+            if model.int8_dir
+            else None,
         },
         "token_unit": "word pieces of each row's text under the model's tokenizer, without [CLS]/[SEP]/padding",
         "sentences": n,
@@ -235,9 +251,24 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     add("sparkbert fp32 >= 2 x transformers", "sparkbert-fp32", "transformers", 2.0)
     add("sparkbert int8 >= 2.5 x sparkbert fp32", "sparkbert-int8", "sparkbert-fp32", 2.5)
     if "sparkbert-fp32-bs8" in results:
-        add(f"[batchSize {BEST_BATCH_SIZE}] sparkbert fp32 >= 0.90 x ceiling", "sparkbert-fp32-bs8", "ceiling", 0.90)
-        add(f"[batchSize {BEST_BATCH_SIZE}] sparkbert fp32 >= 2 x predict_batch_udf", "sparkbert-fp32-bs8", "predict_batch_udf", 2.0)
-        add(f"[batchSize {BEST_BATCH_SIZE}] sparkbert fp32 >= 2 x transformers", "sparkbert-fp32-bs8", "transformers", 2.0)
+        add(
+            f"[batchSize {BEST_BATCH_SIZE}] sparkbert fp32 >= 0.90 x ceiling",
+            "sparkbert-fp32-bs8",
+            "ceiling",
+            0.90,
+        )
+        add(
+            f"[batchSize {BEST_BATCH_SIZE}] sparkbert fp32 >= 2 x predict_batch_udf",
+            "sparkbert-fp32-bs8",
+            "predict_batch_udf",
+            2.0,
+        )
+        add(
+            f"[batchSize {BEST_BATCH_SIZE}] sparkbert fp32 >= 2 x transformers",
+            "sparkbert-fp32-bs8",
+            "transformers",
+            2.0,
+        )
     return checks
 
 
@@ -264,7 +295,9 @@ def contenders_markdown(report: dict[str, Any]) -> str:
     for name, res in r.items():
         star = " *" if name in SLOW else ""
         if "error" in res:
-            lines.append(f"| {LABELS.get(name, name)}{star} | {res['n']:,} | error: {res['error'][:80]} |" + " |" * 10)
+            lines.append(
+                f"| {LABELS.get(name, name)}{star} | {res['n']:,} | error: {res['error'][:80]} |" + " |" * 10
+            )
             continue
         if name == "ceiling":
             mem = f"{_mib(res.get('process_rss_mib'))} / {_mib(res.get('process_pss_mib'))} (the process)"
@@ -308,7 +341,11 @@ def scaling_mode(args: argparse.Namespace) -> dict[str, Any]:
     results = []
     for n in sizes:
         file = write_sentences(out, n)
-        spec = base_spec(model, file, n) | {"contender": "sparkbert", "tag": f"scaling-{n}", "warmup_rows": args.warmup_rows}
+        spec = base_spec(model, file, n) | {
+            "contender": "sparkbert",
+            "tag": f"scaling-{n}",
+            "warmup_rows": args.warmup_rows,
+        }
         res = run_contender(spec, out / "work", args.timeout)
         rates(res, sum(piece_counts(sentences(n), model.fp32_dir / "tokenizer.json")), n)
         results.append(res)
@@ -365,43 +402,40 @@ def scaling_markdown(report: dict[str, Any]) -> str:
 
 # ---- memory -----------------------------------------------------------------------------------
 MEMORY_VARIANTS = {
-    "default": {},
-    "disable_prepacking": {"config": {"session.disable_prepacking": "1"}},
-    "prepacked_external": {"prepacked": True},
-    "default_bs8": {"spec": {"batch_size": 8}},
-    "prepacked_external_bs8": {"prepacked": True, "spec": {"batch_size": 8}},
-    "prepacked_external_bs8_no_arena": {"prepacked": True, "mem_arena": False, "spec": {"batch_size": 8}},
+    # the library's defaults: stages fused into one mapInArrow, prepacked weights mapped per machine
+    "shared": {},
+    # a private prepacked heap copy of the weights in every worker (shareWeights=False)
+    "private": {"spec": {"share_weights": False}},
+    # one mapInArrow (one Python worker) per stage, weights shared
+    "stage_by_stage": {"spec": {"stage_by_stage": True}},
 }
-DEFAULT_MEMORY_VARIANTS = ("default", "disable_prepacking", "prepacked_external", "prepacked_external_bs8")
+DEFAULT_MEMORY_VARIANTS = ("shared", "private")
 
 
 def memory_mode(args: argparse.Namespace) -> dict[str, Any]:
-    from benchmarks.patches import prepacked_model
-
     started = time.perf_counter()
     model, out = prepare(args)
     n = args.memory_sentences
     file = write_sentences(out, n)
     pieces = sum(piece_counts(sentences(n), model.fp32_dir / "tokenizer.json"))
-    packed = prepacked_model(model.fp32_dir / "model.onnx", out / "model-cache" / "fp32-prepacked")
     weights = (model.fp32_dir / "model.onnx.data").stat().st_size / 2**20
     activations = activation_probe(model.fp32_dir)
     activations["batch_size_8"] = activation_probe(model.fp32_dir, batch_size=8)
     results = []
     for workers in args.workers:
         for variant in args.variants:
-            extra = dict(MEMORY_VARIANTS[variant])
-            overrides = extra.pop("spec", {})
-            if extra.pop("prepacked", False):
-                extra["onnx_path"] = str(packed.resolve())
-            spec = overrides | base_spec(model, file, n) | {
-                "contender": "sparkbert",
-                "tag": f"memory-{variant}-local{workers}",
-                "master": f"local[{workers}]",
-                "partitions": 2 * workers,
-                "session_extra": extra,
-                "warmup_rows": 4 * workers,
-            }
+            overrides = dict(MEMORY_VARIANTS[variant].get("spec", {}))
+            spec = (
+                overrides
+                | base_spec(model, file, n)
+                | {
+                    "contender": "sparkbert",
+                    "tag": f"memory-{variant}-local{workers}",
+                    "master": f"local[{workers}]",
+                    "partitions": 2 * workers,
+                    "warmup_rows": 4 * workers,
+                }
+            )
             res = run_contender(spec, out / "work", args.timeout)
             rates(res, pieces, n)
             res.update({"variant": variant, "workers": workers})
@@ -410,7 +444,7 @@ def memory_mode(args: argparse.Namespace) -> dict[str, Any]:
         "mode": "memory",
         "model": model.name,
         "weights_mib": round(weights),
-        "prepacked_data_mib": round((packed.parent / "model.onnx.data").stat().st_size / 2**20),
+        "prepacked_data_mib": prepacked_data_mib(model.fp32_dir),
         "activations": activations,
         "sentences": n,
         "results": results,
@@ -419,12 +453,21 @@ def memory_mode(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def prepacked_data_mib(model_dir: Path) -> int | None:
+    """Size of this machine's prepacked copy of the model's weights (made by the first worker)."""
+    from sparkbert.runtime.embedder import model_identity
+    from sparkbert.runtime.prepack import machine_key, prepack_root
+
+    data = prepack_root() / machine_key(model_identity(str(model_dir))) / "model.onnx.data"
+    return round(data.stat().st_size / 2**20) if data.is_file() else None
+
+
 def activation_probe(model_dir: Path, token_budget: int = 8192, batch_size: int = 32) -> dict[str, Any]:
     """RSS growth of one session from loaded to after its largest batch (ORT's arena), in a subprocess."""
     code = f"""
 import json, numpy as np, psutil
 from sparkbert.runtime.session import SessionOptions, create_session
-s = create_session({str(model_dir / 'model.onnx')!r}, SessionOptions(intra_op_threads=1))
+s = create_session({str(model_dir / "model.onnx")!r}, SessionOptions(intra_op_threads=1))
 p = psutil.Process()
 ids = np.full((1, 8), 1000, np.int64)
 s.run(None, {{"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}})
@@ -454,27 +497,30 @@ def memory_markdown(report: dict[str, Any]) -> str:
         f"sparkbert fp32, full pipeline, {report['sentences']:,} sentences; weight file (model.onnx.data) {w:,} MiB; "
         f"ORT activations of one worker at the default token budget (arena growth after the largest batches): "
         f"{act:,} MiB (batchSize 8: {report['activations'].get('batch_size_8', {}).get('activations_mib', '?')} MiB). "
-        f"Prepacked-external data file: {report['prepacked_data_mib']:,} MiB.",
+        f"Prepacked copy of the weights mapped by every worker: {report['prepacked_data_mib'] or 0:,} MiB on disk.",
         "",
         "Σ PSS counts every Spark Python worker (one per pipeline stage per running task); 'model workers' only "
-        "those holding the model (PSS ≥ 200 MiB). Target for 4 workers: Σ PSS ≤ 1.3 × weights + 4 × activations "
-        f"= {1.3 * w + 4 * act:,.0f} MiB.",
+        "those holding the model (PSS ≥ 200 MiB). Target: Σ model-worker PSS ≤ 1.3 × weights + k × activations "
+        "(the activations of the variant's batch size).",
         "",
-        "| variant | local[k] | workers seen | peak Σ PSS all workers | peak Σ PSS model workers | peak worker RSS / PSS / USS "
-        "| (Σ model PSS − k × act) / weights | tokens/s | tokens/CPU-s |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| variant | local[k] | workers seen | model workers m | peak Σ PSS all workers | peak Σ PSS model workers "
+        "| peak worker RSS / PSS / USS | Σ model PSS ≤ 1.3 × weights + k × act | tokens/s | tokens/CPU-s |",
+        "|---|--:|--:|--:|--:|--:|--:|---|--:|--:|",
     ]
     for r in report["results"]:
         if "error" in r:
-            lines.append(f"| {r['variant']} | {r['workers']} | error: {r['error'][:80]} | | | | | | |")
+            lines.append(f"| {r['variant']} | {r['workers']} | error: {r['error'][:80]} |" + " |" * 7)
             continue
         k = r["workers"]
-        a = report["activations"].get("batch_size_8", {}).get("activations_mib", act) if r["variant"].endswith(("bs8", "bs8_no_arena")) else act
-        ratio = (r["peak_model_workers_pss_mib"] - k * a) / w
+        a = (
+            report["activations"].get("batch_size_8", {}).get("activations_mib", act)
+        )  # batchSize 8: the default
+        m = sum(1 for x in r["per_worker_peak_pss_mib"] if x >= 200)
+        ok = r["peak_model_workers_pss_mib"] <= 1.3 * w + k * a
         lines.append(
-            f"| {r['variant']} | {k} | {r['python_workers']} | {r['peak_total_worker_pss_mib']:,} | {r['peak_model_workers_pss_mib']:,} "
-            f"| {r['peak_worker_rss_mib']:,} / {r['peak_worker_pss_mib']:,} / {r['peak_worker_uss_mib']:,} | {ratio:.2f} "
-            f"| {_fmt(r.get('tokens_per_s'))} | {_fmt(r.get('tokens_per_cpu_s'))} |"
+            f"| {r['variant']} | {k} | {r['python_workers']} | {m} | {r['peak_total_worker_pss_mib']:,} | {r['peak_model_workers_pss_mib']:,} "
+            f"| {r['peak_worker_rss_mib']:,} / {r['peak_worker_pss_mib']:,} / {r['peak_worker_uss_mib']:,} "
+            f"| {'pass' if ok else 'FAIL'} ({1.3 * w + k * a:,.0f}) | {_fmt(r.get('tokens_per_s'))} | {_fmt(r.get('tokens_per_cpu_s'))} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -489,17 +535,19 @@ def lever_specs(model: Any, out: Path) -> list[tuple[str, str, dict[str, Any]]]:
     return [
         ("threads", "auto (1 per task, 2 tasks)", {}),
         ("threads", "2 per task, 2 tasks (oversubscribed)", {"intra_op_threads": 2}),
-        ("batch", "batchSize 32, budget 8192", {}),
-        ("batch", "batchSize 8", {"batch_size": 8}),
-        ("chunkRows", "256", {}),
-        ("chunkRows", "1024", {"chunk_rows": 1024}),
-        ("batch+chunk", "batchSize 32, chunkRows 256", {}),
-        ("batch+chunk", "batchSize 8, chunkRows 1024", {"batch_size": 8, "chunk_rows": 1024}),
-        ("batch+chunk", "batchSize 4, chunkRows 1024", {"batch_size": 4, "chunk_rows": 1024}),
+        ("spinning", "off", {}),
+        ("spinning", "on", {"allow_spinning": True}),
+        ("batch", "library default", {}),
+        ("batch", "batchSize 32", {"batch_size": 32}),
+        ("batch", "batchSize 4", {"batch_size": 4}),
+        ("chunkRows", "library default", {}),
+        ("chunkRows", "256", {"chunk_rows": 256}),
         ("arrow", "maxRecordsPerBatch 10000", {}),
         ("arrow", "maxRecordsPerBatch 1000", {"arrow_records": 1000}),
-        ("prepacking", "default (heap copy per worker)", {}),
-        ("prepacking", "prepacked external (mmap)", {"session_extra": {"onnx_path": str(prepacked(model, out))}}),
+        ("weights", "shared: prepacked copy mapped per machine (default)", {}),
+        ("weights", "private heap copy per worker (shareWeights=False)", {"share_weights": False}),
+        ("stage fusion", "1 fused mapInArrow (default)", {}),
+        ("stage fusion", "4 mapInArrow stages", {"stage_by_stage": True}),
     ]
 
 
@@ -525,7 +573,10 @@ def unfused_model(model: Any, out: Path) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     _, spec = read_config(model.checkpoint)
-    with CheckpointWeights(model.checkpoint) as weights, ExternalDataWriter(tmp / "model.onnx.data") as writer:
+    with (
+        CheckpointWeights(model.checkpoint) as weights,
+        ExternalDataWriter(tmp / "model.onnx.data") as writer,
+    ):
         graph = build_bert_graph(spec, weights.get, writer, fused=False)
     (tmp / "model.onnx").write_bytes(graph.SerializeToString())
     for name in ("tokenizer.json", "config.json", "manifest.json"):
@@ -555,7 +606,13 @@ def levers_mode(args: argparse.Namespace) -> dict[str, Any]:
         (work / "ort_levers.spec.json").write_text(json.dumps(cfg))
         logger.info("running ONNX Runtime levers in one process ...")
         subprocess.run(
-            [sys.executable, "-m", "benchmarks.ort_levers", str(work / "ort_levers.spec.json"), str(work / "ort_levers.json")],
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.ort_levers",
+                str(work / "ort_levers.spec.json"),
+                str(work / "ort_levers.json"),
+            ],
             cwd=REPO,
             check=True,
         )
@@ -567,7 +624,10 @@ def levers_mode(args: argparse.Namespace) -> dict[str, Any]:
         if not overrides and baseline is not None:  # the default setting: measured once, reused
             res = dict(baseline)
         else:
-            spec = base_spec(model, file, n) | {"contender": "sparkbert", "tag": f"lever-{lever}-{len(results)}"}
+            spec = base_spec(model, file, n) | {
+                "contender": "sparkbert",
+                "tag": f"lever-{lever}-{len(results)}",
+            }
             spec |= {"warmup_rows": args.warmup_rows} | overrides
             res = run_contender(spec, out / "work", args.timeout)
             rates(res, pieces, n)
@@ -610,7 +670,11 @@ def levers_markdown(report: dict[str, Any]) -> str:
             continue
         b = base.setdefault(r["lever"], r)
         gain = r["tokens_per_s"] / b["tokens_per_s"] - 1
-        gain_c = (r["tokens_per_cpu_s"] / b["tokens_per_cpu_s"] - 1) if r.get("tokens_per_cpu_s") and b.get("tokens_per_cpu_s") else None
+        gain_c = (
+            (r["tokens_per_cpu_s"] / b["tokens_per_cpu_s"] - 1)
+            if r.get("tokens_per_cpu_s") and b.get("tokens_per_cpu_s")
+            else None
+        )
         lines.append(
             f"| {r['lever']} | {r['setting']} | {r['elapsed_s']:.1f} | {r['tokens_per_s']:,.0f} | {gain:+.1%} "
             f"| {_fmt(r.get('tokens_per_cpu_s'))} | {'–' if gain_c is None else f'{gain_c:+.1%}'} "
@@ -645,30 +709,51 @@ def levers_markdown(report: dict[str, Any]) -> str:
             lines.append(f"| {c_} | " + " | ".join(f"{table[(c_, b)]:.3f}" for b in sizes) + " |")
     c = report.get("ceiling")
     if c and "tokens_per_s" in c:
-        lines += ["", f"Ceiling on the same sentences: {c['tokens_per_s']:,.0f} tokens/s, {_fmt(c.get('tokens_per_cpu_s'))} tokens/CPU-s."]
+        lines += [
+            "",
+            f"Ceiling on the same sentences: {c['tokens_per_s']:,.0f} tokens/s, {_fmt(c.get('tokens_per_cpu_s'))} tokens/CPU-s.",
+        ]
     return "\n".join(lines) + "\n"
 
 
 # ---- main -------------------------------------------------------------------------------------
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sentences", type=int, default=DEFAULT_SENTENCES, help="sentences for sparkbert and the ceiling")
     p.add_argument(
-        "--slow-sentences", type=int, default=DEFAULT_SLOW_SENTENCES, help="subsample for predict_batch_udf and transformers"
+        "--sentences", type=int, default=DEFAULT_SENTENCES, help="sentences for sparkbert and the ceiling"
     )
-    p.add_argument("--model", help="a sparkbert model directory or a Hugging Face checkpoint (default: random mBERT)")
-    p.add_argument("--out", default=str(REPO / "benchmarks" / "results"), help="results and model cache folder")
+    p.add_argument(
+        "--slow-sentences",
+        type=int,
+        default=DEFAULT_SLOW_SENTENCES,
+        help="subsample for predict_batch_udf and transformers",
+    )
+    p.add_argument(
+        "--model", help="a sparkbert model directory or a Hugging Face checkpoint (default: random mBERT)"
+    )
+    p.add_argument(
+        "--out", default=str(REPO / "benchmarks" / "results"), help="results and model cache folder"
+    )
     p.add_argument("--only", nargs="*", help="contenders (or levers) to run, by name")
     p.add_argument("--warmup-rows", type=int, default=16)
-    p.add_argument("--ceiling-batch-size", type=int, default=BEST_BATCH_SIZE, help="rows per ONNX Runtime call of the ceiling")
+    p.add_argument(
+        "--ceiling-batch-size",
+        type=int,
+        default=BEST_BATCH_SIZE,
+        help="rows per ONNX Runtime call of the ceiling",
+    )
     p.add_argument("--timeout", type=float, default=1800, help="seconds per contender")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--scaling", action="store_true", help="sparkbert fp32 alone at --sizes")
-    mode.add_argument("--memory", action="store_true", help="PSS for --workers Python workers and ORT memory variants")
+    mode.add_argument(
+        "--memory", action="store_true", help="PSS for --workers Python workers and ORT memory variants"
+    )
     mode.add_argument("--levers", action="store_true", help="measure the tuning levers")
     p.add_argument("--sizes", type=int, nargs="*", default=[2000, 5000, 20000, 50000])
     p.add_argument("--workers", type=int, nargs="*", default=[1, 2, 4])
-    p.add_argument("--variants", nargs="*", default=list(DEFAULT_MEMORY_VARIANTS), choices=list(MEMORY_VARIANTS))
+    p.add_argument(
+        "--variants", nargs="*", default=list(DEFAULT_MEMORY_VARIANTS), choices=list(MEMORY_VARIANTS)
+    )
     p.add_argument("--memory-sentences", type=int, default=400)
     p.add_argument("--lever-sentences", type=int, default=400)
     p.add_argument("--ort-sentences", type=int, default=120)
