@@ -8,36 +8,15 @@ from typing import Any
 import pytest
 from pyspark.ml import Pipeline
 from pyspark.sql import SparkSession
-from tests.conftest import UD_LANGS, load_ud
+from tests.helpers.bad_input import bad_texts
 
 from sparkbert import BertEmbeddings, DocumentAssembler, EmbeddingsFinisher, SentenceDetector, Tokenizer
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 
-def _cases() -> dict[str, str | None]:
-    ud = " ".join(str(load_ud(lang)[0]["text"]) for lang in UD_LANGS)
-    return {
-        "null": None,
-        "empty": "",
-        "blank": " \t\r\n\u3000\u00a0",
-        "one_mb_document": (ud + " ") * (1_000_000 // (len(ud) + 1) + 1),
-        "20k_tokens_no_punctuation": " ".join(f"wort{i % 97}" for i in range(20_000)),
-        "nul_and_controls": "a\x00b \x01\x02\x07 c\x1b[31m red\x7f d\x85e",
-        "bidi_and_zero_width": "\u202eabc\u202c \u200bzero\u200dwidth\ufeff \u2066iso\u2069 \u200f",
-        "emoji": "👨‍👩‍👧‍👦 👍🏽 🇩🇪🇫🇷 1️⃣ 🏳️‍🌈 ❤️‍🔥",
-        "combining_stacks": "Z̤̈ͅa̐l̸g̵o̴ ̷t̶e̵x̴t̸ " + "e" + "\u0301" * 50,
-        "crlf": "line one\r\nline two\r\n\r\nline three\r",
-        "every_ud_script": ud,
-        "only_unk_chars": "\ue000\ue001 \U000f0000 \u2603\ufe0f",
-        "special_token_lookalikes": "[CLS] [SEP] [MASK] [PAD] [UNK] [CLS][SEP]",
-        "astral_plane": "𝒜𝒷𝒸 𠀀𠀁 🀄 𓀀",
-        "lone_surrogate_free": "text \ufffd replacement",
-    }
-
-
 def test_every_row_survives_with_embeddings(spark: SparkSession, tiny_model_dir: Path) -> None:
-    cases = _cases()
+    cases = bad_texts()
     names = list(cases)
     df = spark.createDataFrame([(n, cases[n]) for n in names], "name string, text string").repartition(3)
     pipeline = Pipeline(

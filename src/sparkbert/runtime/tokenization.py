@@ -22,11 +22,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from tokenizers import Tokenizer, normalizers
+
+#: A UTF-16 surrogate code point: never valid alone in text, and refused by ``tokenizers``.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -145,16 +149,22 @@ def special_ids(tokenizer: Tokenizer) -> SpecialIds:
 def encode(tokenizer: Tokenizer, texts: Sequence[str]) -> list[PieceEncoding]:
     """Encode whole sentences into word pieces with character spans (no control tokens).
 
+    A lone surrogate (possible in a Python string, never in Spark's UTF-8 text) is read as
+    U+FFFD, one character for one, so offsets stay those of the text given.
+
     Examples
     --------
     >>> tok = load_tokenizer("tests/data/mbert/tokenizer.json")
     >>> encode(tok, ["", "中文"])[1].tokens
     ['中', '文']
+    >>> encode(tok, ["a \\ud800 b"])[0].starts.tolist()
+    [0, 4]
     """
     if not texts:
         return []
+    texts = [t if t.isascii() else _SURROGATE.sub("\ufffd", t) for t in texts]
     out = []
-    for enc in tokenizer.encode_batch(list(texts), add_special_tokens=False):
+    for enc in tokenizer.encode_batch(texts, add_special_tokens=False):
         if not enc.ids:
             out.append(PieceEncoding.empty())
             continue

@@ -82,9 +82,14 @@ def ship_model(spark: Any, model_path: str) -> str | None:
 
 
 def _zip_folder(folder: str, archive: str) -> None:
-    """Write the files of ``folder`` (not sub-folders) into an uncompressed zip, at its root."""
+    """Write the model directory ``folder`` into an uncompressed zip, at its root.
+
+    Only the files its manifest lists (names checked, symlinks kept inside) and the manifest
+    go in: anything else in the folder (a stray pickle, a link to elsewhere) is not shipped.
+    """
+    from sparkbert.model.directory import MANIFEST_NAME, ModelDirectory
+
+    directory = ModelDirectory.load(folder, verify=False)
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as z:
-        for entry in sorted(os.listdir(folder)):
-            path = os.path.join(folder, entry)
-            if os.path.isfile(path):
-                z.write(path, entry)
+        for entry in sorted([*directory.manifest["files"], MANIFEST_NAME]):
+            z.write(os.path.join(folder, entry), entry)

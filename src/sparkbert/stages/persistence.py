@@ -21,7 +21,7 @@ from typing import Any
 
 from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter, MLReader, MLWriter
 
-from sparkbert.errors import SparkBertError
+from sparkbert.errors import SparkBertError, UnsafeModelError
 
 MODEL_SUBDIR = "model"
 
@@ -37,6 +37,41 @@ def _local(path: str) -> str:
             "Save to a local folder, then copy it to the distributed filesystem."
         )
     return path
+
+
+def refuse_links_out(folder: str) -> None:
+    """Raise if anything inside ``folder`` is a symlink that resolves outside it.
+
+    A saved stage holds its files: a ``model`` folder or a file linked to elsewhere would
+    make loading read (and a cluster job ship) what the saved folder does not contain.
+
+    Raises
+    ------
+    UnsafeModelError
+        Naming the link and where it points.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder, elsewhere = tempfile.mkdtemp(), tempfile.mkdtemp()
+    >>> os.symlink(elsewhere, os.path.join(folder, "model"))
+    >>> refuse_links_out(folder)
+    Traceback (most recent call last):
+    ...
+    sparkbert.errors.UnsafeModelError: .../model is a symlink to ..., outside the saved stage ...
+    """
+    root = os.path.realpath(folder)
+    for current, dirs, files in os.walk(folder):  # symlinked folders are listed, not entered
+        for name in [*dirs, *files]:
+            path = os.path.join(current, name)
+            if not os.path.islink(path):
+                continue
+            target = os.path.realpath(path)
+            if os.path.commonpath([root, target]) != root:
+                raise UnsafeModelError(
+                    f"{path} is a symlink to {target}, outside the saved stage {folder}; "
+                    "a saved stage must hold its own files (copy them in instead of linking)"
+                )
 
 
 def link_or_copy(src: str, dst: str) -> None:
@@ -96,6 +131,10 @@ class ModelDirWriter(DefaultParamsWriter):  # type: ignore[misc]
 class ModelDirReader(DefaultParamsReader):  # type: ignore[misc,type-arg]
     """Reads params as DefaultParamsReader does and points ``modelPath`` at the saved copy.
 
+    The ``modelPath`` stored in the params is never used: the model is always the saved
+    folder's ``model/``, checked file by file against its manifest, and a stage holding a
+    symlink to outside itself is refused before anything is read.
+
     Examples
     --------
     >>> from sparkbert import BertEmbeddings
@@ -122,6 +161,7 @@ class ModelDirReader(DefaultParamsReader):  # type: ignore[misc,type-arg]
         """
         from sparkbert.model.directory import ModelDirectory
 
+        refuse_links_out(_local(path))
         instance = super().load(path)
         directory = ModelDirectory.load(os.path.join(_local(path), MODEL_SUBDIR), verify=True)
         instance._set(modelPath=str(directory.path))
