@@ -45,6 +45,7 @@ _LAZY = {
     "Tokenizer": "sparkbert.stages.tokenizer",
     "LightPipeline": "sparkbert.light",
     "embed": "sparkbert.quick",
+    "load_pipeline": "sparkbert.stages.persistence",
 }
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from sparkbert.stages.bert_embeddings import BertEmbeddings
     from sparkbert.stages.document_assembler import DocumentAssembler
     from sparkbert.stages.embeddings_finisher import EmbeddingsFinisher
+    from sparkbert.stages.persistence import load_pipeline
     from sparkbert.stages.sentence_detector import SentenceDetector
     from sparkbert.stages.sentence_embeddings import SentenceEmbeddings
     from sparkbert.stages.tokenizer import Tokenizer
@@ -91,4 +93,5 @@ __all__ = [
     "UnsupportedStageError",
     "__version__",
     "embed",
+    "load_pipeline",
 ]

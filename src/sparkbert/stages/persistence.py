@@ -15,7 +15,9 @@ Examples
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 from typing import Any
 
@@ -211,3 +213,96 @@ class ModelDirReadable:
         'ModelDirReader'
         """
         return ModelDirReader(cls)  # type: ignore[arg-type]
+
+
+#: A stage uid as pyspark writes it (``Tokenizer_6b062cbefb14``): a plain name, never a path.
+_UID = re.compile(r"^[A-Za-z0-9_]+$")
+#: Where the classes of a loadable pipeline may come from.
+TRUSTED_MODULES = ("pyspark.ml.", "sparkbert.")
+
+
+def _metadata(folder: str) -> dict[str, Any]:
+    meta = os.path.join(folder, "metadata")
+    parts = sorted(p for p in os.listdir(meta) if p.startswith("part-")) if os.path.isdir(meta) else []
+    for part in parts:
+        with open(os.path.join(meta, part), encoding="utf-8") as f:
+            line = f.readline().strip()
+        if line:
+            return dict(json.loads(line))
+    raise SparkBertError(f"{folder} is not a saved pyspark.ml stage: no metadata/part-* file")
+
+
+def check_saved_pipeline(path: str) -> None:
+    """Check a saved ``PipelineModel`` folder before pyspark reads it; raise if it is unsafe.
+
+    pyspark's ``PipelineModel.load`` joins every stage uid found in the metadata into a
+    path (``stages/<i>_<uid>``) and imports every class the metadata names. A crafted
+    folder could therefore make it read a stage from outside the folder (a uid holding
+    ``../``) or import a module of the attacker's choosing. This checks, for the pipeline
+    and every stage, nested pipelines included, that each uid is a plain name, each stage
+    folder exists inside ``path`` and each class comes from ``pyspark.ml`` or ``sparkbert``.
+
+    Raises
+    ------
+    UnsafeModelError
+        Naming the uid, class or link and why it is refused.
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> os.makedirs(os.path.join(folder, "metadata"))
+    >>> meta = {"class": "pyspark.ml.pipeline.PipelineModel", "uid": "PipelineModel_1",
+    ...         "paramMap": {"stageUids": ["x/../../../elsewhere"]}}
+    >>> with open(os.path.join(folder, "metadata", "part-00000"), "w") as f:
+    ...     _ = f.write(json.dumps(meta))
+    >>> check_saved_pipeline(folder)
+    Traceback (most recent call last):
+    ...
+    sparkbert.errors.UnsafeModelError: Saved pipeline ... stage uid 'x/../../../elsewhere' is not a plain name; refusing to load it.
+    """
+    root = os.path.realpath(_local(path))
+    refuse_links_out(root)
+    _check_stage(root, root)
+
+
+def _check_stage(folder: str, root: str) -> None:
+    meta = _metadata(folder)
+    cls = str(meta.get("class", ""))
+    if not cls.startswith(TRUSTED_MODULES):
+        raise UnsafeModelError(
+            f"Saved pipeline {root}: stage class {cls!r} is not from {' or '.join(TRUSTED_MODULES)}; "
+            "refusing to import it."
+        )
+    uids = (meta.get("paramMap") or {}).get("stageUids")
+    if uids is None:
+        return
+    for index, uid in enumerate(uids):
+        if not isinstance(uid, str) or not _UID.match(uid):
+            raise UnsafeModelError(
+                f"Saved pipeline {root}: stage uid {uid!r} is not a plain name; refusing to load it."
+            )
+        stage = os.path.join(folder, "stages", f"{index}_{uid}")
+        if not os.path.isdir(stage) or not os.path.realpath(stage).startswith(root + os.sep):
+            raise UnsafeModelError(f"Saved pipeline {root}: stage folder {stage} is missing or outside it.")
+        _check_stage(stage, root)
+
+
+def load_pipeline(path: str) -> Any:
+    """Load a saved ``PipelineModel`` after :func:`check_saved_pipeline`; use it for folders you did not write.
+
+    Same result as ``PipelineModel.load(path)``; a folder that would make pyspark read
+    outside it or import a foreign class raises :class:`~sparkbert.errors.UnsafeModelError`
+    instead. Needs a local (or mounted) path.
+
+    Examples
+    --------
+    >>> load_pipeline("/nonexistent")
+    Traceback (most recent call last):
+    ...
+    sparkbert.errors.SparkBertError: /nonexistent is not a saved pyspark.ml stage: no metadata/part-* file
+    """
+    from pyspark.ml import PipelineModel
+
+    check_saved_pipeline(path)
+    return PipelineModel.load(path)
