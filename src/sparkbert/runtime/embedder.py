@@ -68,8 +68,8 @@ class ModelResources:
 
     Examples
     --------
-    >>> ModelResources.__name__
-    'ModelResources'
+    >>> ModelResources(tokenizer=None, session=None, hidden_size=768, cls=101, sep=102, pad=0, unk=100).hidden_size
+    768
     """
 
     tokenizer: Any
@@ -101,8 +101,12 @@ def model_identity(model_dir: str) -> str:
 
     Examples
     --------
-    >>> model_identity.__name__
-    'model_identity'
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> with open(os.path.join(folder, "manifest.json"), "w") as f:
+    ...     _ = f.write("{}")
+    >>> model_identity(folder) == hashlib.sha256(b"{}").hexdigest()
+    True
     """
     with open(os.path.join(model_dir, "manifest.json"), "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()

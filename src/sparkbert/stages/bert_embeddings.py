@@ -429,10 +429,16 @@ class BertEmbeddings(  # type: ignore[misc]
     def getDimension(self) -> int:
         """Return the vector size of the model.
 
+        Read from the model directory's manifest (no model is loaded).
+
         Examples
         --------
-        >>> BertEmbeddings.getDimension.__name__
-        'getDimension'
+        >>> import json, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> with open(os.path.join(folder, "manifest.json"), "w") as f:
+        ...     json.dump({"hidden_size": 768, "max_position_embeddings": 512}, f)
+        >>> BertEmbeddings(modelPath=folder).getDimension()
+        768
         """
         return int(self._manifest()["hidden_size"])
 
@@ -476,8 +482,23 @@ class BertEmbeddings(  # type: ignore[misc]
 
         Examples
         --------
-        >>> BertEmbeddings.transformSchema.__name__
-        'transformSchema'
+        >>> import json, tempfile
+        >>> from pyspark.sql.types import StructType, StructField
+        >>> from sparkbert.annotation import annotation_array_type
+        >>> folder = tempfile.mkdtemp()
+        >>> with open(os.path.join(folder, "manifest.json"), "w") as f:
+        ...     json.dump({"hidden_size": 768, "max_position_embeddings": 512}, f)
+        >>> schema = StructType([
+        ...     StructField("sentence", annotation_array_type(), True, {"annotatorType": "document"}),
+        ...     StructField("token", annotation_array_type(), True, {"annotatorType": "token"})])
+        >>> emb = BertEmbeddings(modelPath=folder)
+        >>> out = emb.transformSchema(schema)
+        >>> out["embeddings"].metadata["annotatorType"], out["embeddings"].metadata["dimension"]
+        ('word_embeddings', 768)
+        >>> emb.setMaxSentenceLength(1024).transformSchema(schema)
+        Traceback (most recent call last):
+        ...
+        sparkbert.errors.InvalidParamError: Invalid value for param 'maxSentenceLength': 1024. Valid values: an integer from 4 to 512 (the model's max positions).
         """
         self._check_model_settings()
         return super().transformSchema(schema)
