@@ -115,10 +115,16 @@ def model_identity(model_dir: str) -> str:
 def load_resources(config: EmbedderConfig) -> ModelResources:
     """Return this process's tokenizer and ONNX Runtime session for ``config`` (built once).
 
+    The cache key is the model's identity (its manifest's sha256), its real path, the
+    case setting and the session options, so every batch and task of a Python worker reuses
+    one session; a folder that is not a model directory fails naming the file:
+
     Examples
     --------
-    >>> load_resources.__name__
-    'load_resources'
+    >>> load_resources(EmbedderConfig(model_path="/nonexistent"))
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: [Errno 2] No such file or directory: '/nonexistent/manifest.json'
     """
     model_dir = locate_model(config)
     options = resolve_device(config.session)

@@ -168,8 +168,18 @@ def create_session(onnx_path: str, options: SessionOptions) -> Any:
 
     Examples
     --------
-    >>> create_session.__name__
-    'create_session'
+    A one-node graph (the same call loads a converted BERT's ``model.onnx``):
+
+    >>> import os, tempfile, onnx
+    >>> from onnx import TensorProto, helper
+    >>> ids = helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["b", "s"])
+    >>> out = helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["b", "s"])
+    >>> graph = helper.make_graph([helper.make_node("Cast", ["input_ids"], ["last_hidden_state"], to=1)],
+    ...                           "toy", [ids], [out])
+    >>> path = os.path.join(tempfile.mkdtemp(), "toy.onnx")
+    >>> onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
+    >>> create_session(path, SessionOptions(intra_op_threads=1)).get_providers()
+    ['CPUExecutionProvider']
     """
     import onnxruntime as ort
 
@@ -211,10 +221,25 @@ def run_session(
 ) -> np.ndarray:
     """Run one padded batch and return ``last_hidden_state`` as float32 ``(batch, seq, hidden)``.
 
+    Only the inputs the model declares are fed (``token_type_ids`` is optional).
+
     Examples
     --------
-    >>> run_session.__name__
-    'run_session'
+    With a toy graph that echoes ``input_ids`` as floats (see :func:`create_session`):
+
+    >>> import os, tempfile, onnx
+    >>> from onnx import TensorProto, helper
+    >>> ids = helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["b", "s"])
+    >>> mask = helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["b", "s"])
+    >>> out = helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["b", "s"])
+    >>> graph = helper.make_graph([helper.make_node("Cast", ["input_ids"], ["last_hidden_state"], to=1)],
+    ...                           "toy", [ids, mask], [out])
+    >>> path = os.path.join(tempfile.mkdtemp(), "toy.onnx")
+    >>> onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
+    >>> session = create_session(path, SessionOptions(intra_op_threads=1))
+    >>> batch = np.array([[101, 7, 102]])
+    >>> run_session(session, batch, np.ones_like(batch), np.zeros_like(batch)).tolist()
+    [[101.0, 7.0, 102.0]]
     """
     names = {i.name for i in session.get_inputs()}
     feed = {"input_ids": input_ids, "attention_mask": attention_mask}
