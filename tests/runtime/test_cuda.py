@@ -13,14 +13,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.conftest import UD_LANGS, load_ud
 from tests.runtime.reference import reference_vectors
+from tests.runtime.test_reference import _ud_inputs
 
-from sparkbert.annotation import DOCUMENT, Annotation
+from sparkbert.annotation import Annotation
 from sparkbert.model.convert import convert_checkpoint
 from sparkbert.runtime.embedder import Embedder, EmbedderConfig, load_resources
 from sparkbert.runtime.session import SessionOptions, clear_cache, providers_for
-from sparkbert.text.tokens import tokenize
 
 
 def _cuda_loads() -> bool:
@@ -55,15 +54,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
 
 @pytest.fixture(scope="module")
 def inputs() -> tuple[list[str], list[list[Annotation]], list[list[Annotation]]]:
-    texts, sentences, tokens = [], [], []
-    for lang in UD_LANGS:
-        for record in load_ud(lang)[:PER_LANGUAGE]:
-            text = str(record["text"])
-            sentence = Annotation(DOCUMENT, 0, len(text) - 1, text, {"sentence": "0"})
-            texts.append(text)
-            sentences.append([sentence])
-            tokens.append(tokenize([sentence]))
-    return texts, sentences, tokens
+    return _ud_inputs(PER_LANGUAGE)
 
 
 @pytest.fixture(scope="module")

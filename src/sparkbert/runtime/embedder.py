@@ -128,7 +128,8 @@ def load_resources(config: EmbedderConfig) -> ModelResources:
     """
     model_dir = locate_model(config)
     options = resolve_device(config.session)
-    key = ("bert", model_identity(model_dir), os.path.realpath(model_dir), config.lowercase, options)
+    identity = model_identity(model_dir)
+    key = ("bert", identity, os.path.realpath(model_dir), config.lowercase, options)
 
     def build() -> ModelResources:
         with open(os.path.join(model_dir, "manifest.json"), encoding="utf-8") as f:
@@ -138,7 +139,7 @@ def load_resources(config: EmbedderConfig) -> ModelResources:
         onnx_path = os.path.join(model_dir, "model.onnx")
         if options.share_weights and options.device == "cpu":
             probe = _probe_batch(tokenizer, ids.cls, ids.sep)
-            onnx_path = prepacked_model(onnx_path, model_identity(model_dir), probe) or onnx_path
+            onnx_path = prepacked_model(onnx_path, identity, probe) or onnx_path
         session = create_session(onnx_path, options)
         return ModelResources(
             tokenizer, session, int(manifest["hidden_size"]), ids.cls, ids.sep, ids.pad, ids.unk
