@@ -32,7 +32,7 @@ from sparkbert.errors import (
     UnsupportedStageError,
 )
 
-__version__ = "0.1.0"
+from sparkbert._version import __version__
 
 # Stages import pyspark; load them on first use so that `import sparkbert.errors`
 # (or the pure text functions) stays light.

@@ -47,7 +47,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from sparkbert import __version__
+from sparkbert._version import __version__
 from sparkbert.cli._args import POOLINGS, make_parser
 from sparkbert.cli._console import PROG, configure_logging
 from sparkbert.cli._errors import CommandError, UsageError, exit_status, one_line

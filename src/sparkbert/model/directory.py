@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sparkbert._version import __version__
 from sparkbert.errors import ModelIntegrityError, ModelNotFoundError, UnsafeModelError
 
 logger = logging.getLogger(__name__)
@@ -448,7 +449,6 @@ def write_model_directory(
     ...     sorted(out.parent.iterdir())  # nothing left behind
     []
     """
-    from sparkbert import __version__
 
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)

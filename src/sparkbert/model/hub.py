@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sparkbert import __version__
+from sparkbert._version import __version__
 from sparkbert.errors import ModelIntegrityError, ModelNotFoundError, UnsafeModelError
 from sparkbert.settings import hf_hub_cache, hub_endpoint, offline
 
