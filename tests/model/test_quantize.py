@@ -46,9 +46,10 @@ def test_int8_directory(minilm_fp32: ModelDirectory, minilm_int8: ModelDirectory
         "config.json",
         "model.onnx",
         "model.onnx.data",
+        "sentence_head.safetensors",  # MiniLM's pooler, copied unchanged (float32)
         "tokenizer.json",
     ]
-    for key in ("source", "hidden_size", "cased", "source_files", "max_position_embeddings"):
+    for key in ("source", "hidden_size", "cased", "source_files", "max_position_embeddings", "sentence"):
         assert loaded.manifest[key] == minilm_fp32.manifest[key]
     assert loaded.manifest["quantization"]["from_identity"] == minilm_fp32.identity
     assert loaded.tokenizer_path.read_bytes() == minilm_fp32.tokenizer_path.read_bytes()

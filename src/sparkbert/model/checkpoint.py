@@ -9,7 +9,8 @@ in the file                                        canonical
 =================================================  ==========================================
 ``bert.embeddings.LayerNorm.gamma`` (Google, mBERT) ``embeddings.LayerNorm.weight``
 ``embeddings.LayerNorm.weight`` (``save_pretrained``) ``embeddings.LayerNorm.weight``
-``cls.*``, ``pooler.*``, ``*.position_ids``          ignored
+``bert.pooler.dense.weight`` (both layouts)         ``pooler.dense.weight`` (optional)
+``cls.*``, ``*.position_ids``                        ignored
 =================================================  ==========================================
 
 Pickle-based weights (``pytorch_model.bin``, ``.pt``, ``.ckpt``) are refused: unpickling
@@ -165,9 +166,11 @@ def canonical_key(key: str) -> str | None:
     'embeddings.word_embeddings.weight'
     >>> canonical_key("bert.embeddings.position_ids") is None
     True
+    >>> canonical_key("bert.pooler.dense.weight")
+    'pooler.dense.weight'
     """
     name = key.removeprefix("bert.")
-    if not name.startswith(("embeddings.", "encoder.")) or name.endswith("position_ids"):
+    if not name.startswith(("embeddings.", "encoder.", "pooler.")) or name.endswith("position_ids"):
         return None
     return name.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias")
 
@@ -301,6 +304,21 @@ class CheckpointWeights:
         ['embeddings.LayerNorm.bias']
         """
         yield from self._keys
+
+    def has(self, name: str) -> bool:
+        """Return True when the canonical weight ``name`` is present (e.g. the optional pooler).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from safetensors.numpy import save_file
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> save_file({"bert.pooler.dense.bias": np.zeros(4, np.float32)}, str(folder / "model.safetensors"))
+        >>> with CheckpointWeights(folder) as weights:
+        ...     weights.has("pooler.dense.bias"), weights.has("pooler.dense.weight")
+        (True, False)
+        """
+        return name in self._keys
 
     def get(self, name: str, shape: tuple[int, ...]) -> NDArray[np.float32]:
         """Return the float32 weight ``name`` after checking its shape.

@@ -45,6 +45,13 @@ from sparkbert.model.directory import (
     write_model_directory,
 )
 from sparkbert.model.onnx_graph import ExternalDataWriter, build_bert_graph
+from sparkbert.model.st_modules import (
+    MANIFEST_FIELD,
+    SENTENCE_HEAD_NAME,
+    head_tensors,
+    read_sentence_modules,
+    sentence_info,
+)
 from sparkbert.model.tokenizer_files import prepare_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -107,6 +114,7 @@ def convert_checkpoint(
     if not folder.is_dir():
         raise ModelNotFoundError(f"No checkpoint folder at {folder}")
     _, spec = read_config(folder)
+    modules = read_sentence_modules(folder)  # refuses a pickled Dense before any work
     out = Path(out)
     existing = _existing(out, precision, folder, source_sha256)
     if existing is not None:
@@ -129,6 +137,15 @@ def convert_checkpoint(
                 graph = build_bert_graph(spec, weights.get, writer, precision=_graph_precision(precision))
             (staging / ONNX_NAME).write_bytes(graph.SerializeToString())
             weight_names = weights.files
+            pooler_names = ("pooler.dense.weight", "pooler.dense.bias")
+            shapes = ((spec.hidden_size, spec.hidden_size), (spec.hidden_size,))
+            has_pooler = all(weights.has(n) for n in pooler_names)
+            pooler = {n: weights.get(n, s) for n, s in zip(pooler_names, shapes)} if has_pooler else {}
+        tensors = head_tensors(modules, pooler)
+        if tensors:
+            from safetensors.numpy import save_file
+
+            save_file(tensors, str(staging / SENTENCE_HEAD_NAME))
         cased, tokenizer_names = prepare_tokenizer(
             folder, staging / TOKENIZER_NAME, vocab_size=spec.vocab_size
         )
@@ -147,6 +164,7 @@ def convert_checkpoint(
             "type_vocab_size": spec.type_vocab_size,
             "layer_norm_eps": spec.layer_norm_eps,
             "cased": cased,
+            MANIFEST_FIELD: sentence_info(has_pooler, modules),
             "source_files": _source_files(folder, names, source_sha256),
         }
 

@@ -58,6 +58,8 @@ logger = logging.getLogger(__name__)
 
 #: Manifest fields that describe the files rather than the model; not carried over.
 _FILE_FIELDS = ("format", "format_version", "files", "sparkbert_version")
+#: Files rewritten by quantization; every other listed file is copied unchanged.
+_GRAPH_FILES = {ONNX_NAME, ONNX_DATA_NAME}
 #: The GEMMs of a layer, by role, as node-name patterns of :mod:`sparkbert.model.onnx_graph`.
 ROLES = {
     "attention": r"encoder\.layer\.\d+\.attention\.self",
@@ -162,8 +164,9 @@ def quantize_int8(
             externalize(model, writer)
         (staging / ONNX_NAME).write_bytes(model.SerializeToString())
         del model
-        for name in (TOKENIZER_NAME, CONFIG_NAME):
-            shutil.copyfile(src.path / name, staging / name)
+        for name in (TOKENIZER_NAME, CONFIG_NAME, *sorted(set(src.manifest["files"]) - _GRAPH_FILES)):
+            if not (staging / name).exists():  # e.g. the sentence head, kept in float32
+                shutil.copyfile(src.path / name, staging / name)
         fields = {k: v for k, v in src.manifest.items() if k not in _FILE_FIELDS}
         return {**fields, "precision": "int8", "quantization": settings}
 
