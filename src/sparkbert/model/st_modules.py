@@ -64,7 +64,6 @@ _POOLING_KEYS = {
 SUPPORTED_POOLING = ("cls", "mean", "max")
 #: ``Dense`` activations, by the class name sentence-transformers records.
 _ACTIVATIONS = {"Tanh": "tanh", "Identity": "identity", "ReLU": "relu", "Sigmoid": "sigmoid"}
-_MODULE = "sentence_transformers.models."
 
 
 @dataclass(frozen=True)
@@ -146,9 +145,10 @@ def _read_json(path: Path) -> Any:
 
 
 def _pooling(config: Mapping[str, Any], where: Path) -> str:
-    mode = config.get("pooling_mode")
-    if isinstance(mode, str):
-        modes = [mode.replace("_token", "").replace("mean_tokens", "mean")]
+    mode = config.get("pooling_mode")  # sentence-transformers >= 5 writes the mode by name
+    if isinstance(mode, (str, list)):
+        names = {"cls_token": "cls", "mean_tokens": "mean", "max_tokens": "max"}
+        modes = [names.get(m, m) for m in ([mode] if isinstance(mode, str) else mode)]
     else:
         modes = [name for key, name in _POOLING_KEYS.items() if config.get(key)]
     if len(modes) != 1 or modes[0] not in SUPPORTED_POOLING:
@@ -222,7 +222,7 @@ def read_sentence_modules(checkpoint: Path) -> SentenceModules | None:
     for entry in sorted(entries, key=lambda e: int(e.get("idx", 0)) if isinstance(e, dict) else 0):
         if not isinstance(entry, dict):
             raise ModelIntegrityError(f"{path}: every module must be an object")
-        kind = str(entry.get("type", "")).removeprefix(_MODULE)
+        kind = str(entry.get("type", "")).rsplit(".", 1)[-1]  # the module path moved between releases
         sub = str(entry.get("path", ""))
         folder = Path(checkpoint) / check_file_name(sub, where=str(path)) if sub else Path(checkpoint)
         order_ok = {
