@@ -15,11 +15,20 @@ name (aliases)                            lang  Hub repo @ commit
                                                 @ ``cd5ef92a9fb2f889e972770a36d4ed042daf221e``
 ``bert_base_uncased``                     en    ``google-bert/bert-base-uncased``
                                                 @ ``86b5e0934494bd15c9632b12f734a8a67f723594``
+``sent_bert_multi_cased``                 xx    mBERT cased (as above), for
+                                                ``BertSentenceEmbeddings``: its pooler output
+``labse``                                 xx    ``sentence-transformers/LaBSE``
+                                                @ ``836121a0533e5664b21c7aacc5d22951f2b8b25b``
 ========================================  ====  ==============================================
 
 The aliases are the names Spark NLP uses for the same checkpoints. Each commit is the one
 that public projects pin for that repo (for mBERT cased: the snapshot with ``model.safetensors``
-of 709,388,104 bytes, LFS sha256 ``22b9ecde…``).
+of 709,388,104 bytes, LFS sha256 ``22b9ecde…``; for LaBSE: ``model.safetensors`` of
+1,883,734,344 bytes). The sentence models carry their sentence-transformers configuration
+(LaBSE: ``[CLS]`` → Dense with tanh → L2 normalisation), which ``BertSentenceEmbeddings``
+follows by default. ``sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2`` (pinned
+by public projects at ``e8f8c211226b894fcb81acc59f3b34ba3efd5f42``) is not listed: it uses
+XLM-R's SentencePiece tokenizer (``<s>``/``</s>``), which the runtime does not serve yet.
 
 Examples
 --------
@@ -102,6 +111,21 @@ _ENTRIES: tuple[RegistryEntry, ...] = (
         repo_id="google-bert/bert-base-uncased",
         revision="86b5e0934494bd15c9632b12f734a8a67f723594",
         description="BERT-Base uncased, English (12 layers, hidden 768)",
+    ),
+    RegistryEntry(
+        name="sent_bert_multi_cased",
+        lang="xx",
+        repo_id="google-bert/bert-base-multilingual-cased",
+        revision="3f076fdb1ab68d5b2880cb87a0886f315b8146f8",
+        description="mBERT cased's pooler output as a sentence vector (Spark NLP's sent_bert_multi_cased)",
+    ),
+    RegistryEntry(
+        name="labse",
+        lang="xx",
+        repo_id="sentence-transformers/LaBSE",
+        revision="836121a0533e5664b21c7aacc5d22951f2b8b25b",
+        description="LaBSE sentence vectors, 109 languages ([CLS], Dense tanh, normalised; 768)",
+        aliases=("sent_labse",),
     ),
 )
 
