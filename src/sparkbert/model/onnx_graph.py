@@ -19,7 +19,10 @@ runtimes without the contrib ops and as the baseline the fused graph is measured
 
 Inputs are ``input_ids``, ``attention_mask`` (1 = token, 0 = padding) and
 ``token_type_ids``, all int64 ``[batch, sequence]``; the output ``last_hidden_state`` is
-float32 ``[batch, sequence, hidden]`` whatever the weight precision.
+float32 ``[batch, sequence, hidden]`` whatever the weight precision. Every hidden state
+inside the graph has a stable name, :data:`HIDDEN_STATE_NAME` (``hidden_states.0`` is the
+embedding output), so a runtime can export the layers it needs
+(:func:`sparkbert.runtime.layer_graph.with_hidden_states`).
 
 Examples
 --------
@@ -56,6 +59,10 @@ OPSET = 17
 MS_DOMAIN = "com.microsoft"
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUT_NAME = "last_hidden_state"
+#: Name of hidden state ``i`` inside the graph (0: the embedding output, ``i``: after layer
+#: ``i``); not a graph output: the runtime exports the ones asked for. In an fp32 graph the
+#: last layer's is :data:`OUTPUT_NAME`.
+HIDDEN_STATE_NAME = "hidden_states.{}"
 
 #: ``get(canonical_name, shape)`` returns one checkpoint weight as float32.
 WeightGetter = Callable[[str, tuple[int, ...]], NDArray[np.float32]]
@@ -155,6 +162,15 @@ class _Graph:
         self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=dtype or self.dtype), name))
         return name
 
+    def rename(self, tensor: str, name: str) -> str:
+        """Rename the output ``tensor`` of the node that produces it (before anything consumes it)."""
+        for node in reversed(self.nodes):
+            for k, out in enumerate(node.output):
+                if out == tensor:
+                    node.output[k] = name
+                    return name
+        raise KeyError(tensor)
+
     def op(
         self,
         op_type: str,
@@ -211,10 +227,12 @@ def build_bert_graph(
         raise InvalidParamError.for_param("precision", precision, ["fp32", "fp16"])
     g = _Graph(writer, np.float32 if precision == "fp32" else np.float16)
     h = spec.hidden_size
-    x = _embeddings(g, spec, get, fused=fused)
+    x = g.rename(_embeddings(g, spec, get, fused=fused), HIDDEN_STATE_NAME.format(0))
     mask = _attention_mask(g, fused=fused)
     for i in range(spec.num_hidden_layers):
         x = _layer(g, spec, get, f"encoder.layer.{i}.", x, mask, fused=fused)
+        if i + 1 < spec.num_hidden_layers or precision == "fp16":
+            x = g.rename(x, HIDDEN_STATE_NAME.format(i + 1))
     if precision == "fp16":
         x = g.op("Cast", [x], to=TensorProto.FLOAT)
     g.nodes[-1].output[0] = OUTPUT_NAME
@@ -369,6 +387,7 @@ def externalize(model: onnx.ModelProto, writer: ExternalDataWriter, *, threshold
 
 
 __all__ = [
+    "HIDDEN_STATE_NAME",
     "INPUT_NAMES",
     "OUTPUT_NAME",
     "ExternalDataWriter",
