@@ -12,7 +12,7 @@ from tests.helpers.checkpoints import make_random_checkpoint
 
 from sparkbert.errors import InvalidParamError, ModelIntegrityError
 from sparkbert.model.convert import convert_checkpoint
-from sparkbert.runtime.layer_graph import absolute_layers, output_names, with_hidden_states
+from sparkbert.runtime.layer_graph import absolute_layers, output_names, run_layers, with_hidden_states
 
 TOLERANCE = 1e-5
 LAYERS = 3
@@ -35,7 +35,7 @@ def _session(model_dir: Path, layers: list[int]) -> Any:
     options = ort.SessionOptions()
     options.intra_op_num_threads = 2
     options.add_session_config_entry("session.model_external_initializers_file_folder_path", str(model_dir))
-    graph = with_hidden_states(str(model_dir / "model.onnx"), layers, LAYERS)
+    graph = with_hidden_states(str(model_dir / "model.onnx"), output_names(layers, LAYERS))
     return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
 
@@ -61,7 +61,7 @@ def test_every_hidden_state_equals_transformers(converted: tuple[Path, Any, Path
     layers = list(range(LAYERS + 1))
     session = _session(model_dir, layers)
     assert sorted(o.name for o in session.get_outputs()) == sorted(output_names(layers, LAYERS))
-    outputs = session.run(output_names(layers, LAYERS), batch)
+    outputs = run_layers(session, output_names(layers, LAYERS), batch)
     keep = batch["attention_mask"].astype(bool)
     for i, ours in enumerate(outputs):
         theirs = reference.hidden_states[i].numpy()
@@ -71,7 +71,9 @@ def test_every_hidden_state_equals_transformers(converted: tuple[Path, Any, Path
 
 def test_only_the_asked_states_are_outputs(converted: tuple[Path, Any, Path]) -> None:
     model_dir, _, _ = converted
-    graph = onnx.load_from_string(with_hidden_states(str(model_dir / "model.onnx"), [1, 0], LAYERS))
+    graph = onnx.load_from_string(
+        with_hidden_states(str(model_dir / "model.onnx"), output_names([1, 0], LAYERS))
+    )
     assert [o.name for o in graph.graph.output] == ["hidden_states.0.float32", "hidden_states.1.float32"]
     original = onnx.load(str(model_dir / "model.onnx"), load_external_data=False)
     assert [o.name for o in original.graph.output] == ["last_hidden_state"]  # unchanged on disk
@@ -97,7 +99,7 @@ def test_a_graph_without_names_says_to_convert_again(
     path = tmp_path / "old.onnx"
     onnx.save(graph, str(path))
     with pytest.raises(ModelIntegrityError, match="convert the checkpoint again"):
-        with_hidden_states(str(path), [0], LAYERS)
+        with_hidden_states(str(path), output_names([0], LAYERS))
 
 
 def test_fp16_and_int8_graphs_keep_the_names(converted: tuple[Path, Any, Path], tmp_path: Path) -> None:

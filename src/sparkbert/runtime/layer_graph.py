@@ -32,6 +32,8 @@ from sparkbert.model.onnx_graph import HIDDEN_STATE_NAME, OUTPUT_NAME
 
 #: Values of ``layerPooling``.
 LAYER_POOLING = ("mean", "sum", "concat")
+#: Suffix of an exported hidden state (a float32 copy; the graph may compute in fp16).
+_EXPORTED = ".float32"
 
 
 def absolute_layers(layers: Sequence[int], num_layers: int) -> tuple[int, ...]:
@@ -66,15 +68,15 @@ def output_names(layers: Sequence[int], num_layers: int) -> list[str]:
     >>> output_names([2, 0], num_layers=2)
     ['last_hidden_state', 'hidden_states.0.float32']
     """
-    return [OUTPUT_NAME if i == num_layers else HIDDEN_STATE_NAME.format(i) + ".float32" for i in layers]
+    return [OUTPUT_NAME if i == num_layers else HIDDEN_STATE_NAME.format(i) + _EXPORTED for i in layers]
 
 
-def with_hidden_states(onnx_path: str, layers: Sequence[int], num_layers: int) -> bytes:
-    """Return the serialized graph of ``onnx_path`` whose outputs are the hidden states ``layers``.
+def with_hidden_states(onnx_path: str, names: Sequence[str]) -> bytes:
+    """Return the serialized graph of ``onnx_path`` whose outputs are exactly ``names``.
 
-    ``layers`` are absolute (see :func:`absolute_layers`); outputs are named by
-    :func:`output_names`, float32 ``[batch, sequence, hidden]``. The weights stay external:
-    create the session with the model folder as its external-data folder.
+    ``names`` come from :func:`output_names`; each is a float32 ``[batch, sequence, hidden]``
+    output. The weights stay external: create the session with the model folder as its
+    external-data folder.
 
     Raises
     ------
@@ -83,7 +85,7 @@ def with_hidden_states(onnx_path: str, layers: Sequence[int], num_layers: int) -
 
     Examples
     --------
-    >>> with_hidden_states("/nonexistent/model.onnx", [0], 2)
+    >>> with_hidden_states("/nonexistent/model.onnx", ["hidden_states.0.float32"])
     Traceback (most recent call last):
     ...
     FileNotFoundError: ...
@@ -94,20 +96,19 @@ def with_hidden_states(onnx_path: str, layers: Sequence[int], num_layers: int) -
     model = onnx.load(onnx_path, load_external_data=False)
     graph = model.graph
     produced = {out for node in graph.node for out in node.output}
-    wanted = sorted(set(layers))
-    keep = [o for o in graph.output if o.name == OUTPUT_NAME and num_layers in wanted]
+    wanted = sorted(set(names))
+    keep = [o for o in graph.output if o.name == OUTPUT_NAME and OUTPUT_NAME in wanted]
     del graph.output[:]
     graph.output.extend(keep)
-    for i in wanted:
-        if i == num_layers:
+    for name in wanted:
+        if name == OUTPUT_NAME:
             continue
-        inner = HIDDEN_STATE_NAME.format(i)
+        inner = name.removesuffix(_EXPORTED)
         if inner not in produced:
             raise ModelIntegrityError(
                 f"{onnx_path} does not name its hidden states (converted by an older sparkbert); "
                 "convert the checkpoint again to choose layers"
             )
-        name = output_names([i], num_layers)[0]
         graph.node.append(
             helper.make_node("Cast", [inner], [name], name=f"export_{inner}", to=TensorProto.FLOAT)
         )
@@ -115,6 +116,20 @@ def with_hidden_states(onnx_path: str, layers: Sequence[int], num_layers: int) -
             helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", "sequence", "hidden"])
         )
     return bytes(model.SerializeToString())
+
+
+def run_layers(
+    session: Any, names: Sequence[str], feed: dict[str, NDArray[np.int64]]
+) -> list[NDArray[np.float32]]:
+    """Run one batch and return the outputs ``names`` (repeats allowed), in order, as float32.
+
+    Only the inputs the graph declares are fed (``token_type_ids`` is optional).
+    """
+    declared = {i.name for i in session.get_inputs()}
+    unique = sorted(set(names))
+    values = session.run(unique, {k: v for k, v in feed.items() if k in declared})
+    by_name = dict(zip(unique, values))
+    return [np.asarray(by_name[n], dtype=np.float32) for n in names]
 
 
 def combine_layers(states: Sequence[NDArray[Any]], pooling: str) -> NDArray[np.float32]:
@@ -153,5 +168,6 @@ __all__ = [
     "combine_layers",
     "layer_width",
     "output_names",
+    "run_layers",
     "with_hidden_states",
 ]
