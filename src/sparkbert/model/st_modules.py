@@ -35,7 +35,8 @@ Examples
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,8 @@ _POOLING_KEYS = {
 }
 SUPPORTED_POOLING = ("cls", "mean", "max")
 #: ``Dense`` activations, by the class name sentence-transformers records.
+#: A module folder's files that a conversion reads (``2_Dense/model.safetensors``, ...).
+_MODULE_FILE = re.compile(r"[0-9]+_[A-Za-z]+/(?:config\.json|model\.safetensors)")
 _ACTIVATIONS = {"Tanh": "tanh", "Identity": "identity", "ReLU": "relu", "Sigmoid": "sigmoid"}
 
 
@@ -257,6 +260,25 @@ def read_sentence_modules(checkpoint: Path) -> SentenceModules | None:
     return SentenceModules(pooling, tuple(dense), normalize, max_seq_length)
 
 
+def sentence_files(names: Iterable[str]) -> list[str]:
+    """Return the sentence-transformers files of a repo listing to download with its checkpoint.
+
+    ``modules.json``, ``sentence_bert_config.json`` and each module folder's ``config.json``
+    and ``model.safetensors``; pickled module weights are never listed (a Dense layer with
+    only a pickle is then refused at conversion, naming it).
+
+    Examples
+    --------
+    >>> sentence_files(["config.json", "modules.json", "1_Pooling/config.json",
+    ...                 "2_Dense/model.safetensors", "2_Dense/pytorch_model.bin", "README.md"])
+    ['1_Pooling/config.json', '2_Dense/model.safetensors', 'modules.json']
+    """
+    listed = set(names)
+    if MODULES_NAME not in listed:
+        return []
+    return sorted(n for n in listed if n in (MODULES_NAME, ST_CONFIG_NAME) or _MODULE_FILE.fullmatch(n))
+
+
 def head_tensors(
     modules: SentenceModules | None, pooler: Mapping[str, NDArray[np.float32]]
 ) -> dict[str, NDArray[np.float32]]:
@@ -344,5 +366,6 @@ __all__ = [
     "SentenceModules",
     "head_tensors",
     "read_sentence_modules",
+    "sentence_files",
     "sentence_info",
 ]
