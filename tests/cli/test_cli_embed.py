@@ -6,7 +6,9 @@ same sentence appears in every input so the formats can be compared with each ot
 
 from __future__ import annotations
 
+import gzip
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -100,7 +102,7 @@ def test_jsonl_input_bad_rows_are_empty_not_fatal(
     )  # fmt: skip
     stats = summary(result)
     parts = sorted((tmp_path / "out").glob("part-*.json"))
-    table = pd.concat([pd.read_json(p, lines=True, dtype={"id": str}) for p in parts], ignore_index=True)
+    table = pd.concat([pd.read_json(p, lines=True, dtype=False) for p in parts], ignore_index=True)
     assert len(table) == 7 and stats["rows"] == "7"
     assert stats["empty rows"] == "4"  # null, missing, unparsable and empty text
     by_id = table.set_index(table.id.fillna("-"))
@@ -169,3 +171,33 @@ def test_demo_prints_a_neighbour_in_another_language(tiny_model_dir: Path, tmp_p
         lines[-1].startswith("The nearest neighbour is a translation for ")
         and " of 64 sentences" in lines[-1]
     )
+
+
+def test_one_gzipped_file_runs_on_every_slot_with_progress_lines(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """A .gz file is one Spark partition; it is split so both slots work, and progress shows without a terminal."""
+    lines = [f"Sentence number {i}. Another one here!" for i in range(40)]
+    (tmp_path / "in.txt.gz").write_bytes(gzip.compress("\n".join(lines).encode()))
+    result = run_cli(
+        "embed", "--input", "in.txt.gz", "--output", "out", "--model", str(tiny_model_dir),
+        "--master", "local[2]", "--progress-interval", "0.2", *FAST_JVM, cwd=tmp_path,
+    )  # fmt: skip
+    stats = summary(result)
+    assert stats["rows"] == "40"
+    assert "sparkbert: 40 rows in 2 tasks, 2 task slots" in result.stderr
+    assert len(list((tmp_path / "out").glob("part-*.parquet"))) == 2
+    progress = re.findall(
+        r"^sparkbert: ([\d,]+)/40 rows \(\d+%\), ([\d,]+) tokens, \d+ rows/s, \d+ tokens/s, ETA \S+$",
+        result.stderr,
+        flags=re.MULTILINE,
+    )
+    assert progress, result.stderr
+    done = [(int(r.replace(",", "")), int(t.replace(",", ""))) for r, t in progress]
+    assert done == sorted(done) and all(r <= 40 and t <= int(stats["tokens"]) for r, t in done)
+
+    quiet = run_cli(
+        "embed", "--input", "in.txt.gz", "--output", "out2", "--model", str(tiny_model_dir),
+        "--master", "local[2]", "--progress-interval", "0.2", "-q", *FAST_JVM, cwd=tmp_path,
+    )  # fmt: skip
+    assert quiet.returncode == 0 and "rows/s" not in quiet.stderr, quiet.stderr

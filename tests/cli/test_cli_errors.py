@@ -1,7 +1,7 @@
 """Mistakes a user makes end with one `sparkbert: error: ...` line and a non-zero exit, no stack trace.
 
-Each case is caught before Spark starts (no JVM is launched), except a corrupt Parquet input,
-which only Spark can find: that case checks that the JVM's own logging stays out of stderr.
+Each case is caught before Spark starts (no JVM is launched); a corrupt Parquet input is found
+by reading its footer first, and the test also checks that nothing of the JVM reaches stderr.
 Also `convert` and `info` on the tiny checkpoint.
 """
 
@@ -14,11 +14,16 @@ from pathlib import Path
 import pytest
 from tests.cli.runner import FAST_JVM, assert_one_error_line, run_cli
 
+from sparkbert.model import registry
+
+MBERT = registry.lookup("bert_base_multilingual_cased")
+
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("cli-errors")
     (folder / "in.txt").write_text("Hello world.\n")
+    (folder / "in.jsonl").write_text('{"id": 1, "body": "Hello world."}\n')
     (folder / "notes.docx").write_text("?")
     (folder / "a-file").write_text("")
     (folder / "empty").mkdir()
@@ -31,7 +36,13 @@ CASES = {
     "unknown model": (["embed", "--input", "in.txt", "--output", "out", "--model", "bert_tiny_nope"], ["Unknown pretrained model 'bert_tiny_nope'", "bert_base_multilingual_cased"], 1),
     "output inside a file": (["embed", "--input", "in.txt", "--output", "a-file/out", "--model", "{model}"], ["Cannot write the output a-file/out", "is a file"], 1),
     "output exists": (["embed", "--input", "in.txt", "--output", "taken", "--model", "{model}"], ["taken already exists", "--overwrite"], 1),
-    "bad precision": (["embed", "--input", "in.txt", "--output", "out", "--precision", "fp16"], ["--precision", "'fp16'", "'fp32', 'int8'"], 2),
+    "bad precision": (["embed", "--input", "in.txt", "--output", "out", "--precision", "int4"], ["--precision", "'int4'", "'fp32', 'int8', 'fp16'"], 2),
+    "bad device": (["embed", "--input", "in.txt", "--output", "out", "--device", "tpu"], ["--device", "'tpu'", "'auto', 'cpu', 'cuda'"], 2),
+    "unknown flag after a subcommand": (["embed", "--input", "in.txt", "--output", "out", "--bogus"], ["unrecognized arguments: --bogus", "'sparkbert embed --help'"], 2),
+    "registry model offline, not cached": (["info", "bert_base_multilingual_cased"], ["HF_HUB_OFFLINE=1", "'bert_base_multilingual_cased'", MBERT.revision, "`sparkbert download bert_base_multilingual_cased`"], 1),
+    "embed a registry model offline, not cached": (["embed", "--input", "in.txt", "--output", "out", "--precision", "int8"], ["HF_HUB_OFFLINE=1", MBERT.repo_id, "`sparkbert download bert_base_multilingual_cased --precision int8`"], 1),
+    "download a local folder": (["download", "./my-checkpoint"], ["takes a registry name or a Hub repo id", "sparkbert convert"], 2),
+    "download while offline": (["download", "org/model"], ["needs the network", "HF_HUB_OFFLINE"], 1),
     "bad batch size": (["embed", "--input", "in.txt", "--output", "out", "--batch-size", "0"], ["--batch-size", "'0'"], 2),
     "sentence length over the model's": (["embed", "--input", "in.txt", "--output", "out", "--model", "{model}", "--max-sentence-length", "600"], ["600", "512"], 2),
     "unknown input format": (["embed", "--input", "notes.docx", "--output", "out"], ["Cannot tell the format", "--input-format"], 2),
@@ -118,5 +129,44 @@ def test_convert_then_info(tiny_checkpoint: tuple[Path, object], tmp_path: Path)
 def test_version(tmp_path: Path) -> None:
     from sparkbert import __version__
 
-    result = run_cli("--version", cwd=tmp_path)
-    assert result.returncode == 0 and result.stdout.strip() == f"sparkbert {__version__}"
+    for flag in ("--version", "-V"):
+        result = run_cli(flag, cwd=tmp_path)
+        assert result.returncode == 0 and result.stdout.strip() == f"sparkbert {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("args", "phrase"),
+    [
+        (
+            ["--conf", "no-value", "--model", "bert_base_multilingual_cased"],
+            "--conf takes KEY=VALUE, got 'no-value'",
+        ),
+        (["--input", "in.jsonl"], "has no column 'text' (columns: id, body); check --text-column"),
+        (["--input", "in.jsonl", "--text-column", "body", "--id-column", "key"], "no column 'key'"),
+    ],
+    ids=["conf syntax", "text column", "id column"],
+)
+def test_conf_and_columns_are_checked_before_java_and_the_model(
+    args: list[str], phrase: str, work: Path
+) -> None:
+    """With no Java and a registry model that is not cached, only these checks can speak."""
+    result = run_cli("embed", "--output", "out", *(args if "--input" in args else ["--input", "in.txt", *args]),
+                     cwd=work, JAVA_HOME="/opt/no-java")  # fmt: skip
+    assert_one_error_line(result, phrase, code=2 if "conf" in phrase else 1)
+
+
+def test_subcommand_help_shows_defaults(tmp_path: Path) -> None:
+    embed = run_cli("embed", "--help", cwd=tmp_path).stdout
+    for default in (
+        "local[*]",
+        "bert_base_multilingual_cased",
+        "fp32",
+        "auto",
+        "parquet",
+        "8",
+        "128",
+        "10.0",
+    ):
+        assert f"(default: {default})" in " ".join(embed.split()), default
+    download = " ".join(run_cli("download", "--help", cwd=tmp_path).stdout.split())
+    assert "NAME_OR_REPO" in download and "(default: fp32)" in download

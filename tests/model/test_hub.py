@@ -133,7 +133,7 @@ def test_unknown_repo_and_revision_are_model_not_found(fake_hub: FakeHub) -> Non
 def test_offline_never_sends_a_request(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
     fake_hub.add_repo(REPO, FILES)
     monkeypatch.setenv("SPARKBERT_OFFLINE", "1")
-    with pytest.raises(ModelNotFoundError, match="sparkbert convert"):
+    with pytest.raises(ModelNotFoundError, match=r"SPARKBERT_OFFLINE=1.*`sparkbert download test-org/"):
         hub.fetch_snapshot(REPO)
     assert fake_hub.requests == []
 

@@ -160,9 +160,25 @@ def test_offline_and_not_cached_fails_at_once_with_a_way_out(fake_hub: FakeHub, 
     with pytest.raises(ModelNotFoundError) as info:
         resolve_model(REPO, local_files_only=True)
     message = str(info.value)
-    assert REPO in message
-    assert "local checkpoint folder" in message and "sparkbert convert" in message
+    assert f"{REPO} (revision main)" in message and "local_files_only=True" in message
+    assert "HF_HUB_OFFLINE" in message and f"`sparkbert download {REPO}`" in message
+    assert "checkpoint folder" in message
     assert fake_hub.requests_for(REPO) == []
+
+
+def test_offline_registry_name_not_cached_names_it_and_the_download_command(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pinned registry name used to fail with "No model directory at .../fp32"."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    entry = registry.lookup("bert_base_multilingual_cased")
+    with pytest.raises(ModelNotFoundError) as info:
+        resolve_model("bert_base_multilingual_cased", precision="int8")
+    message = str(info.value)
+    assert "No model directory" not in message
+    assert f"'bert_base_multilingual_cased' ({entry.repo_id} at revision {entry.revision}, int8)" in message
+    assert "HF_HUB_OFFLINE=1" in message and str(home) in message
+    assert "`sparkbert download bert_base_multilingual_cased --precision int8`" in message
 
 
 def test_offline_flag_from_environment(

@@ -8,6 +8,8 @@ command                                    what it does
                                            or JSON Lines with one vector per token
 ``sparkbert demo [--model M]``             embed bundled parallel sentences in 8 languages,
                                            print each one's nearest neighbour in another
+``sparkbert download NAME_OR_REPO``        fetch and convert a model into the cache, to copy
+                                           to machines without network
 ``sparkbert convert CHECKPOINT OUT``       convert a Hugging Face checkpoint to a model directory
 ``sparkbert info MODEL``                   what a model directory holds
 =========================================  ==================================================
@@ -17,7 +19,7 @@ be written, no Java, a bad option) is checked before Spark starts and ends with 
 stderr, ``sparkbert: error: ...``, and exit status 2 (a bad option or value) or 1; nothing
 prints a stack trace unless ``--verbose`` asks for it. Spark's own logging is silenced (see
 ``data/log4j2-cli.properties``); progress shows as Spark's console progress bar when stderr
-is a terminal. Rows whose text is null, empty or unreadable give empty arrays and are
+is a terminal, else as a line every ``--progress-interval`` seconds. Rows whose text is null, empty or unreadable give empty arrays and are
 counted as "empty rows" in the summary; they never fail the job.
 
 =====================  ==============================================================
@@ -31,6 +33,9 @@ module                 what it holds
 ``embed``              ``sparkbert embed``
 ``demo``               ``sparkbert demo`` and its parallel sentences
 ``convert_info``       ``sparkbert convert`` and ``sparkbert info``
+``download``           ``sparkbert download``
+``_schema``            the input's columns, read from its files before Spark starts
+``_progress``          progress lines on stderr
 =====================  ==============================================================
 
 Examples
@@ -64,6 +69,7 @@ from sparkbert.cli._io import (
 from sparkbert.cli._job import MIN_JAVA, build_pipeline, find_java, flatten, start_spark
 from sparkbert.cli.convert_info import cmd_convert, cmd_info, model_facts
 from sparkbert.cli.demo import cmd_demo, nearest_in_other_language, parallel_sentences
+from sparkbert.cli.download import cmd_download
 from sparkbert.cli.embed import cmd_embed
 
 
@@ -81,12 +87,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     verbose = "-v" in args_list or "--verbose" in args_list
     try:
-        args = make_parser().parse_args(args_list)
+        args, unknown = make_parser().parse_known_args(args_list)
+        if unknown:
+            where = f"{PROG} {args.command}" if args.command else PROG
+            raise UsageError(f"unrecognized arguments: {' '.join(unknown)} (see '{where} --help')")
         if args.version:
             print(f"{PROG} {__version__}")
             return 0
         if args.command is None:
-            raise UsageError("a command is needed: embed, demo, convert or info (see 'sparkbert --help')")
+            raise UsageError(
+                "a command is needed: embed, demo, download, convert or info (see 'sparkbert --help')"
+            )
         configure_logging(args.verbose, args.quiet)
         return int(args.run(args))
     except KeyboardInterrupt:
@@ -111,6 +122,7 @@ __all__ = [
     "check_output",
     "cmd_convert",
     "cmd_demo",
+    "cmd_download",
     "cmd_embed",
     "cmd_info",
     "detect_format",

@@ -21,10 +21,24 @@ from sparkbert.cli._errors import UsageError
 from sparkbert.cli._io import INPUT_FORMATS, OUTPUT_FORMATS
 from sparkbert.cli.convert_info import cmd_convert, cmd_info
 from sparkbert.cli.demo import cmd_demo
+from sparkbert.cli.download import cmd_download
 from sparkbert.cli.embed import cmd_embed
 from sparkbert.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_SENTENCE_LENGTH, DEFAULT_MODEL
 
 POOLINGS = ("first", "mean", "last")
+PRECISIONS = ("fp32", "int8", "fp16")
+DEVICES = ("auto", "cpu", "cuda")
+#: Seconds between progress lines when stderr is not a terminal.
+DEFAULT_PROGRESS_INTERVAL = 10.0
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's help ends with its default, unless it has none (or already says it)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False, []) or action.default is argparse.SUPPRESS:
+            return action.help or ""
+        return super()._get_help_string(action) or ""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,6 +46,23 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _seconds(text: str) -> float:
+    """A number of seconds, 0 or more, for argparse's ``type``.
+
+    Examples
+    --------
+    >>> _seconds("2.5")
+    2.5
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds (0 or more), got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds (0 or more), got {text!r}")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -80,21 +111,22 @@ def make_parser() -> argparse.ArgumentParser:
     common.add_argument("-v", "--verbose", action="store_true", help="library and Spark warnings, tracebacks")
     common.add_argument("-q", "--quiet", action="store_true", help="no status lines or progress bar")
     spark = _Parser(add_help=False)
-    spark.add_argument("--master", default="local[*]", help="Spark master URL (default: %(default)s)")
+    spark.add_argument("--master", default="local[*]", help="Spark master URL")
     spark.add_argument(
         "--conf", action="append", default=[], metavar="KEY=VALUE", help="a Spark setting (repeatable)"
     )
     spark.add_argument(
         "--model",
         default=DEFAULT_MODEL,
-        help="registry name, Hub repo id, model directory or checkpoint (default: %(default)s)",
+        help="registry name, Hub repo id, model directory or checkpoint",
     )
+    spark.add_argument("--precision", choices=PRECISIONS, default="fp32", help="weights (fp16: for GPUs)")
     spark.add_argument(
-        "--precision", choices=("fp32", "int8"), default="fp32", help="weights (default: %(default)s)"
+        "--device", choices=DEVICES, default="auto", help="where ONNX Runtime runs, decided on each executor"
     )
 
     parser = _Parser(prog=PROG, description="Multilingual BERT embeddings on Spark, with ONNX Runtime.")
-    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("-V", "--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     embed = sub.add_parser(
@@ -102,22 +134,19 @@ def make_parser() -> argparse.ArgumentParser:
         parents=[common, spark],
         help="embed a file or folder of texts",
         description=_summary(cmd_embed),
+        formatter_class=_Help,
     )
     embed.add_argument(
         "--input", required=True, help="a .txt (one text per line), .jsonl, .csv or .parquet file or folder"
     )
     embed.add_argument("--output", required=True, help="the folder to write")
     embed.add_argument("--input-format", choices=INPUT_FORMATS, help="when file names do not tell")
-    embed.add_argument(
-        "--format", choices=OUTPUT_FORMATS, default="parquet", help="output format (default: %(default)s)"
-    )
-    embed.add_argument("--text-column", default="text", help="column holding the text (default: %(default)s)")
+    embed.add_argument("--format", choices=OUTPUT_FORMATS, default="parquet", help="output format")
+    embed.add_argument("--text-column", default="text", help="column holding the text")
     embed.add_argument(
         "--id-column", help="column holding a row id (default: 'id' if present, else the row number)"
     )
-    embed.add_argument(
-        "--pooling", choices=POOLINGS, default="first", help="pieces → token vector (default: %(default)s)"
-    )
+    embed.add_argument("--pooling", choices=POOLINGS, default="first", help="pieces → token vector")
     embed.add_argument(
         "--sentence-embeddings", action="store_true", help="also write one vector per sentence"
     )
@@ -127,7 +156,18 @@ def make_parser() -> argparse.ArgumentParser:
     embed.add_argument(
         "--max-sentence-length", type=_positive, default=DEFAULT_MAX_SENTENCE_LENGTH, help="pieces per window"
     )
-    embed.add_argument("--partitions", type=_positive, help="repartition the input into N partitions")
+    embed.add_argument(
+        "--partitions",
+        type=_positive,
+        help="split the input into N tasks (default: one per task slot when the input has fewer parts)",
+    )
+    embed.add_argument(
+        "--progress-interval",
+        type=_seconds,
+        default=DEFAULT_PROGRESS_INTERVAL,
+        metavar="SECONDS",
+        help="seconds between progress lines on stderr when it is not a terminal (0: none)",
+    )
     embed.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
     embed.set_defaults(run=cmd_embed)
 
@@ -136,22 +176,43 @@ def make_parser() -> argparse.ArgumentParser:
         parents=[common, spark],
         help="nearest neighbours across languages",
         description=_summary(cmd_demo),
+        formatter_class=_Help,
     )
     demo.set_defaults(run=cmd_demo)
 
+    download = sub.add_parser(
+        "download",
+        parents=[common],
+        help="fetch and convert a model into the cache, for machines without network",
+        description=_summary(cmd_download),
+        formatter_class=_Help,
+    )
+    download.add_argument("model", metavar="NAME_OR_REPO", help="a registry name or a Hub repo id org/name")
+    download.add_argument("--revision", help="branch, tag or commit (default: the registry's pin, or main)")
+    download.add_argument("--precision", choices=PRECISIONS, default="fp32", help="weights")
+    download.add_argument("--cache-dir", help="cache root (default: SPARKBERT_HOME, else ~/.cache/sparkbert)")
+    download.add_argument("--json", action="store_true", help="print the result as JSON")
+    download.set_defaults(run=cmd_download)
+
     convert = sub.add_parser(
-        "convert", parents=[common], help="checkpoint → model directory", description=_summary(cmd_convert)
+        "convert",
+        parents=[common],
+        help="checkpoint → model directory",
+        description=_summary(cmd_convert),
+        formatter_class=_Help,
     )
     convert.add_argument("checkpoint", help="a Hugging Face BERT checkpoint folder (safetensors)")
     convert.add_argument("out", help="the model directory to create")
-    convert.add_argument(
-        "--precision", choices=("fp32", "int8", "fp16"), default="fp32", help="weights (default: %(default)s)"
-    )
+    convert.add_argument("--precision", choices=PRECISIONS, default="fp32", help="weights")
     convert.add_argument("--json", action="store_true", help="print the result as JSON")
     convert.set_defaults(run=cmd_convert)
 
     info = sub.add_parser(
-        "info", parents=[common], help="describe a model directory", description=_summary(cmd_info)
+        "info",
+        parents=[common],
+        help="describe a model directory",
+        description=_summary(cmd_info),
+        formatter_class=_Help,
     )
     info.add_argument("model", help="a model directory, or the name of a cached model")
     info.add_argument("--json", action="store_true", help="print as JSON")

@@ -61,6 +61,26 @@ def _local(path: str) -> Path:
     return Path(re.sub(r"^file:(//)?", "", path)).expanduser()
 
 
+def input_files(path: str) -> list[Path] | None:
+    """Return the files Spark reads for a local input (a folder's, sorted, hidden ones skipped); None if remote.
+
+    Examples
+    --------
+    >>> input_files("s3a://bucket/in/") is None
+    True
+    """
+    if _is_remote(path):
+        return None
+    local = _local(path)
+    if local.is_file():
+        return [local]
+    return sorted(
+        p
+        for p in local.rglob("*")
+        if p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(local).parts)
+    )
+
+
 def detect_format(path: str, given: str | None = None) -> str:
     """Return the format of an input file or folder, from ``given`` or its file names.
 
@@ -92,11 +112,7 @@ def detect_format(path: str, given: str | None = None) -> str:
         if found is None:
             raise UsageError(f"Cannot tell the format of {path} (known: {known}); pass --input-format.")
         return found
-    files = [
-        p
-        for p in local.rglob("*")
-        if p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(local).parts)
-    ]
+    files = input_files(path) or []
     if not files:
         raise CommandError(f"Input folder {path} holds no input files.")
     if given:
@@ -187,11 +203,34 @@ def read_input(
             raise CommandError(f"Input {path} has no column {name!r} (columns: {listed}); check {option}.")
     if id_column is None and "id" in names and fmt != "txt":
         id_column = "id"
-    # Spark reads bytes that are not UTF-8 as they are; such a text is unreadable: null, empty result
-    text = F.try_validate_utf8(F.col(_quoted(text_column)).cast("string")).alias("text")
+    text = valid_utf8(F.col(_quoted(text_column)).cast("string")).alias("text")
     if id_column is not None:
         return df.select(F.col(_quoted(id_column)).alias("id"), text)
     return number_rows(df.select(text))
+
+
+def valid_utf8(text: Column) -> Column:
+    """``text`` where it is valid UTF-8, else null (an unreadable text gives an empty result).
+
+    Spark reads bytes that are not UTF-8 as they are. Spark 4 has ``try_validate_utf8``; on
+    Spark 3.5 a text is valid exactly when decoding its bytes (malformed ones become U+FFFD)
+    and encoding them again gives the same bytes.
+
+    Examples
+    --------
+    >>> from pyspark.sql import SparkSession
+    >>> from pyspark.sql import functions as F
+    >>> spark = SparkSession.builder.master("local[1]").getOrCreate()
+    >>> df = spark.createDataFrame([(b"caf\\xc3\\xa9",), (b"caf\\xe9",)], "raw binary")
+    >>> df.select(valid_utf8(F.col("raw").cast("string")).alias("text")).collect()
+    [Row(text='café'), Row(text=None)]
+    """
+    from pyspark.sql import functions as F
+
+    if hasattr(F, "try_validate_utf8"):  # Spark 4
+        return F.try_validate_utf8(text)
+    raw = text.cast("binary")
+    return F.when(F.encode(F.decode(raw, "UTF-8"), "UTF-8") == raw, text)
 
 
 def number_rows(df: DataFrame) -> DataFrame:

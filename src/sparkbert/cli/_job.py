@@ -13,7 +13,6 @@ import re
 import shutil
 import subprocess
 import sys
-import warnings
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
 
 #: Oldest Java that Spark 4 runs on.
 MIN_JAVA = 17
-_PANDAS_NOTICE = "PySpark does not yet fully support pandas"
 
 
 def find_java(env: Mapping[str, str] | None = None) -> str:
@@ -76,43 +74,60 @@ def find_java(env: Mapping[str, str] | None = None) -> str:
     return java
 
 
-def start_spark(master: str, app: str, conf: Sequence[str], *, verbose: bool, quiet: bool) -> SparkSession:
-    """Start (or join) a Spark session with the command's logging and progress settings.
+def parse_conf(conf: Sequence[str]) -> dict[str, str]:
+    """Check ``--conf KEY=VALUE`` items and return them as a dict (the last of a key wins).
 
-    ``conf`` holds ``--conf KEY=VALUE`` items; the user's ``spark.driver.extraJavaOptions``
-    come after the command's own, so they win.
+    Called before anything slow (Java, the model, Spark), so a typo fails at once.
 
     Examples
     --------
-    >>> spark = start_spark("local[1]", "example", ["spark.example.answer=42"], verbose=True, quiet=True)
-    >>> spark.conf.get("spark.example.answer")
-    '42'
-    >>> start_spark("local[1]", "example", ["no-value"], verbose=True, quiet=True)
+    >>> parse_conf(["spark.executor.memory=4g", "spark.sql.shuffle.partitions = 64"])
+    {'spark.executor.memory': '4g', 'spark.sql.shuffle.partitions': ' 64'}
+    >>> parse_conf(["no-value"])
     Traceback (most recent call last):
     ...
     sparkbert.cli.UsageError: --conf takes KEY=VALUE, got 'no-value'
     """
+    settings = {}
+    for item in conf:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or any(c.isspace() for c in key.strip()):
+            raise UsageError(f"--conf takes KEY=VALUE, got {item!r}")
+        settings[key.strip()] = value
+    return settings
+
+
+def start_spark(
+    master: str,
+    app: str,
+    conf: Mapping[str, str],
+    *,
+    verbose: bool,
+    quiet: bool,
+) -> SparkSession:
+    """Start (or join) a Spark session with the command's logging and progress settings.
+
+    ``conf`` holds the ``--conf`` settings (see :func:`parse_conf`); the user's
+    ``spark.driver.extraJavaOptions`` come after the command's own, so they win. Spark's
+    console progress bar shows only when stderr is a terminal.
+
+    Examples
+    --------
+    >>> spark = start_spark("local[1]", "example", {"spark.example.answer": "42"}, verbose=True, quiet=True)
+    >>> spark.conf.get("spark.example.answer")
+    '42'
+    """
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    if not verbose:  # pyspark's notice about pandas 3, from this process and (local mode) its workers
-        warnings.filterwarnings("ignore", message=_PANDAS_NOTICE, category=FutureWarning)
-        given = os.environ.get("PYTHONWARNINGS")
-        os.environ["PYTHONWARNINGS"] = ",".join(
-            filter(None, [given, f"ignore:{_PANDAS_NOTICE}:FutureWarning"])
-        )
     log4j = resources.files("sparkbert") / "data" / "log4j2-cli.properties"
     level = "warn" if verbose else "off"
     java_options = f"-Dlog4j2.configurationFile=file:{log4j} -Dsparkbert.logLevel={level}"
     settings = {
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": str(not quiet and sys.stderr.isatty()).lower(),
+        **conf,
     }
-    for item in conf:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"--conf takes KEY=VALUE, got {item!r}")
-        settings[key.strip()] = value
     # the user's own driver options come after ours, so theirs win
     given_options = settings.get("spark.driver.extraJavaOptions", "")
     settings["spark.driver.extraJavaOptions"] = f"{java_options} {given_options}".strip()
@@ -120,6 +135,21 @@ def start_spark(master: str, app: str, conf: Sequence[str], *, verbose: bool, qu
     for key, value in settings.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def check_runtime() -> None:
+    """Refuse a Python with no ONNX Runtime, or with both the CPU and the GPU package.
+
+    Examples
+    --------
+    >>> check_runtime()  # exactly one is installed here
+    """
+    from sparkbert._onnxruntime import check_onnxruntime
+
+    try:
+        check_onnxruntime()
+    except ImportError as err:
+        raise CommandError(str(err)) from None
 
 
 def load_model(name: str, precision: str) -> ModelDirectory:
@@ -162,6 +192,7 @@ def build_pipeline(
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_sentence_length: int = DEFAULT_MAX_SENTENCE_LENGTH,
     storage_ref: str | None = None,
+    device: str = "auto",
 ) -> Pipeline:
     """Return DocumentAssembler → SentenceDetector → Tokenizer → BertEmbeddings (→ SentenceEmbeddings).
 
@@ -189,6 +220,7 @@ def build_pipeline(
             batchSize=batch_size,
             maxSentenceLength=max_sentence_length,
             storageRef=storage_ref,
+            device=device,
         ),
     ]
     if sentence_embeddings:

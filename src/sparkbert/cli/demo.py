@@ -16,7 +16,16 @@ from importlib import resources
 from typing import Any
 
 from sparkbert.cli._console import status
-from sparkbert.cli._job import build_pipeline, find_java, flatten, load_model, model_summary, start_spark
+from sparkbert.cli._job import (
+    build_pipeline,
+    check_runtime,
+    find_java,
+    flatten,
+    load_model,
+    model_summary,
+    parse_conf,
+    start_spark,
+)
 
 
 def parallel_sentences() -> list[dict[str, Any]]:
@@ -80,15 +89,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """
     import numpy as np
 
+    conf = parse_conf(args.conf)
+    check_runtime()
     find_java()
     directory = load_model(args.model, args.precision)
     status(args, f"model {directory.path} ({model_summary(directory)})")
     rows = parallel_sentences()
-    spark = start_spark(args.master, "sparkbert demo", args.conf, verbose=args.verbose, quiet=args.quiet)
+    spark = start_spark(args.master, "sparkbert demo", conf, verbose=args.verbose, quiet=args.quiet)
     try:
         df = spark.createDataFrame([(i, r["text"]) for i, r in enumerate(rows)], "id long, text string")
         pipeline = build_pipeline(
-            str(directory.path.absolute()), sentence_embeddings=True, storage_ref=args.model
+            str(directory.path.absolute()),
+            sentence_embeddings=True,
+            storage_ref=args.model,
+            device=args.device,
         )
         table = flatten(pipeline.fit(df).transform(df), sentence_embeddings=True)
         got = {r["id"]: r["sentence_vectors"] for r in table.select("id", "sentence_vectors").collect()}

@@ -11,20 +11,36 @@ Examples
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from sparkbert.cli._console import status
 from sparkbert.cli._io import check_output, detect_format, read_input, write_output
-from sparkbert.cli._job import build_pipeline, find_java, flatten, load_model, model_summary, start_spark
+from sparkbert.cli._job import (
+    build_pipeline,
+    check_runtime,
+    find_java,
+    flatten,
+    load_model,
+    model_summary,
+    parse_conf,
+    start_spark,
+)
+from sparkbert.cli._progress import Progress, default_partitions
+from sparkbert.cli._schema import check_columns
 from sparkbert.errors import InvalidParamError
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
     """``sparkbert embed``: embed a file or folder and write one row per input row.
 
-    Everything a user can get wrong is checked before Spark starts: the input, the output,
-    Java, the model and ``--max-sentence-length``. At the end a summary (rows, empty rows,
-    sentences, tokens, seconds, tokens/s, output) goes to stdout; the exit status is 0.
+    Everything a user can get wrong is checked before Spark starts, the cheap checks before
+    a model is fetched: the input and its columns (read from the files' schema), the output,
+    ``--conf``, ONNX Runtime, Java, then the model and ``--max-sentence-length``. The input is
+    split into at least one task per task slot (:func:`~sparkbert.cli._progress.default_partitions`,
+    or ``--partitions``). Progress goes to stderr (see :mod:`sparkbert.cli._progress`). At the
+    end a summary (rows, empty rows, sentences, tokens, seconds, tokens/s, output) goes to
+    stdout; the exit status is 0.
 
     Examples
     --------
@@ -35,7 +51,10 @@ def cmd_embed(args: argparse.Namespace) -> int:
     sparkbert.cli.CommandError: Input missing.txt does not exist.
     """
     fmt = detect_format(args.input, args.input_format)
+    check_columns(args.input, fmt, text_column=args.text_column, id_column=args.id_column)
     check_output(args.output, args.input, args.overwrite)
+    conf = parse_conf(args.conf)
+    check_runtime()
     find_java()
     directory = load_model(args.model, args.precision)
     if args.max_sentence_length > directory.max_positions:
@@ -46,14 +65,20 @@ def cmd_embed(args: argparse.Namespace) -> int:
         )
     status(args, f"model {directory.path} ({model_summary(directory)})")
     status(args, f"embedding {args.input} ({fmt}) on {args.master} into {args.output} ({args.format})")
-    spark = start_spark(args.master, "sparkbert embed", args.conf, verbose=args.verbose, quiet=args.quiet)
+    spark = start_spark(args.master, "sparkbert embed", conf, verbose=args.verbose, quiet=args.quiet)
     try:
         from pyspark.sql import Observation
         from pyspark.sql import functions as F
 
         df = read_input(spark, args.input, fmt, args.text_column, args.id_column)
-        if args.partitions:
-            df = df.repartition(args.partitions)
+        total = df.count()
+        slots = spark.sparkContext.defaultParallelism
+        partitions = args.partitions or default_partitions(
+            slots=slots, partitions=df.rdd.getNumPartitions(), rows=total
+        )
+        if partitions:
+            df = df.repartition(partitions)
+        status(args, f"{total:,} rows in {partitions or df.rdd.getNumPartitions()} tasks, {slots} task slots")
         pipeline = build_pipeline(
             str(directory.path.absolute()),
             sentence_embeddings=args.sentence_embeddings,
@@ -61,6 +86,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             max_sentence_length=args.max_sentence_length,
             storage_ref=args.model,
+            device=args.device,
         )
         table = flatten(pipeline.fit(df).transform(df), sentence_embeddings=args.sentence_embeddings)
         observation = Observation("sparkbert_embed")
@@ -71,8 +97,14 @@ def cmd_embed(args: argparse.Namespace) -> int:
             F.sum(F.size("sentences")).alias("sentences"),
             F.sum(F.size("tokens")).alias("tokens"),
         )
+        lines = not args.quiet and args.progress_interval > 0 and not sys.stderr.isatty()
+        progress = Progress(spark, total=total, interval=args.progress_interval) if lines else None
         started = time.monotonic()
-        write_output(table, args.output, args.format, overwrite=args.overwrite)
+        if progress is None:
+            write_output(table, args.output, args.format, overwrite=args.overwrite)
+        else:
+            with progress:
+                write_output(progress.count(table), args.output, args.format, overwrite=args.overwrite)
         seconds = time.monotonic() - started
         stats = {key: int(value or 0) for key, value in observation.get.items()}
     finally:

@@ -48,6 +48,7 @@ from typing import Any
 
 from sparkbert._version import __version__
 from sparkbert.errors import ModelIntegrityError, ModelNotFoundError, UnsafeModelError
+from sparkbert.model.hub_errors import hub_errors, offline_error, translate
 from sparkbert.settings import hf_hub_cache, hub_endpoint, offline
 
 logger = logging.getLogger(__name__)
@@ -120,72 +121,6 @@ def is_commit(revision: str) -> bool:
     return _COMMIT.fullmatch(revision) is not None
 
 
-def offline_error(
-    repo_id: str, revision: str | None, *, reason: str = "offline mode is on"
-) -> ModelNotFoundError:
-    """Build the error for a model that is not cached and cannot be downloaded.
-
-    Examples
-    --------
-    >>> "sparkbert convert" in str(offline_error("org/name", "main"))
-    True
-    """
-    at = f"@{revision}" if revision else ""
-    return ModelNotFoundError(
-        f"Model {repo_id}{at} is not in the sparkbert cache and cannot be downloaded ({reason}: "
-        "SPARKBERT_OFFLINE, HF_HUB_OFFLINE or local_files_only). Either run once with network access to "
-        "cache it, or pass the path of a local checkpoint folder (config.json, model.safetensors, vocab.txt) "
-        "instead of the name, or convert one with `sparkbert convert CHECKPOINT_DIR OUT_DIR` and pass OUT_DIR."
-    )
-
-
-def _hub_errors() -> tuple[type[BaseException], ...]:
-    """The exceptions that mean "the Hub did not give us this model" (not a local disk problem).
-
-    ``huggingface_hub`` 1.x and later speak HTTP through ``httpx2``/``httpx``, older releases
-    through ``requests``: the transport errors of whichever is installed are included.
-    """
-    import importlib
-
-    from huggingface_hub import errors
-
-    names = ("HfHubHTTPError", "OfflineModeIsEnabled", "LocalEntryNotFoundError", "FileMetadataError")
-    found: list[type[BaseException]] = [getattr(errors, n) for n in names if hasattr(errors, n)]
-    for module, name in (("httpx2", "HTTPError"), ("httpx", "HTTPError"), ("requests", "RequestException")):
-        try:
-            found.append(getattr(importlib.import_module(module), name))
-        except (ImportError, AttributeError):
-            continue
-    return tuple(found)
-
-
-def _translate(err: BaseException, repo_id: str, revision: str | None, endpoint: str) -> ModelNotFoundError:
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        OfflineModeIsEnabled,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
-    if isinstance(err, OfflineModeIsEnabled):
-        return offline_error(repo_id, revision, reason="huggingface_hub offline mode is on")
-    if isinstance(err, GatedRepoError):
-        return ModelNotFoundError(
-            f"Model repo {repo_id!r} is gated: accept its terms on {endpoint}/{repo_id} and set HF_TOKEN."
-        )
-    if isinstance(err, RepositoryNotFoundError):
-        return ModelNotFoundError(
-            f"No model repo {repo_id!r} on {endpoint} (or it is private: set HF_TOKEN). "
-            "Check the name, or pass a registry name or a local checkpoint folder."
-        )
-    if isinstance(err, RevisionNotFoundError):
-        return ModelNotFoundError(f"Model repo {repo_id!r} has no revision {revision!r} on {endpoint}.")
-    return ModelNotFoundError(
-        f"Could not get model {repo_id}@{revision or 'main'} from {endpoint}: {type(err).__name__}: {err}. "
-        "Check the network (or HF_ENDPOINT), or pass a local checkpoint folder."
-    )
-
-
 def fetch_snapshot(repo_id: str, revision: str | None = None, *, endpoint: str | None = None) -> HubSnapshot:
     """Ask the Hub which commit ``revision`` is and what files it holds, with their checksums.
 
@@ -203,8 +138,8 @@ def fetch_snapshot(repo_id: str, revision: str | None = None, *, endpoint: str |
     >>> try:
     ...     fetch_snapshot("org/name")
     ... except FileNotFoundError as e:
-    ...     print(str(e)[:40])
-    Model org/name is not in the sparkbert c
+    ...     print(str(e)[:60])
+    Model org/name (revision main) is not in the sparkbert cache
     >>> del os.environ["SPARKBERT_OFFLINE"]
     """
     if offline():
@@ -215,8 +150,8 @@ def fetch_snapshot(repo_id: str, revision: str | None = None, *, endpoint: str |
     api = HfApi(endpoint=url, library_name="sparkbert", library_version=__version__)
     try:
         info = api.model_info(repo_id, revision=revision, files_metadata=True)
-    except _hub_errors() as err:
-        raise _translate(err, repo_id, revision, url) from err
+    except hub_errors() as err:
+        raise translate(err, repo_id, revision, url) from err
     if info.sha is None or not is_commit(info.sha):
         raise ModelNotFoundError(f"The Hub at {url} gave no commit for {repo_id}@{revision}.")
     files = {
@@ -412,8 +347,8 @@ def download_checkpoint(snapshot: HubSnapshot, out_dir: str | Path) -> dict[str,
                 library_name="sparkbert",
                 library_version=__version__,
             )
-        except _hub_errors() as err:
-            raise _translate(err, snapshot.repo_id, snapshot.commit, snapshot.endpoint) from err
+        except hub_errors() as err:
+            raise translate(err, snapshot.repo_id, snapshot.commit, snapshot.endpoint) from err
         except OSError as err:
             if "Consistency check failed" not in str(err):
                 raise

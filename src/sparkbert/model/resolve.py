@@ -167,32 +167,51 @@ def resolve_model(
             f"No such folder: {path}. Pass a model directory, a checkpoint folder (config.json, "
             f"model.safetensors, vocab.txt), a Hub repo id 'org/name' or a registry name ({', '.join(registry.names())})."
         )
+    offline_because = _offline_because(bool(local_files_only)) if no_network else None
     if registry.is_registered(text) or "/" not in text:
         entry = registry.lookup(text, lang)
-        return _resolve_hub(entry.repo_id, revision or entry.revision, precision, home, no_network)
+        return _resolve_hub(
+            entry.repo_id, revision or entry.revision, precision, home, offline_because, name=text
+        )
     repo_id, at_revision = parse_repo_id(text)
     if at_revision is not None and revision is not None and at_revision != revision:
         raise InvalidParamError(
             f"Two revisions given for {repo_id}: {at_revision!r} (after '@') and {revision!r} (revision=)"
         )
-    return _resolve_hub(repo_id, at_revision or revision, precision, home, no_network)
+    return _resolve_hub(repo_id, at_revision or revision, precision, home, offline_because)
+
+
+def _offline_because(local_files_only: bool) -> str:
+    from sparkbert.model.hub_errors import offline_reason
+
+    return offline_reason(local_files_only)
 
 
 def _resolve_hub(
-    repo_id: str, revision: str | None, precision: str, home: Path, no_network: bool
+    repo_id: str,
+    revision: str | None,
+    precision: str,
+    home: Path,
+    offline_because: str | None,
+    *,
+    name: str | None = None,
 ) -> ModelDirectory:
+    """A Hub model from the cache, else downloaded; ``offline_because`` (no network) says why not."""
     from sparkbert.model import hub  # imports huggingface_hub: only when a Hub model is asked for
 
     repo = cache.repo_dir(home, repo_id)
     wanted = revision or "main"
     known = wanted if hub.is_commit(wanted) else cache.read_ref(repo, wanted)
-    cached = cache.load_cached(cache.target_dir(home, repo_id, known, precision)) if known else None
-    if no_network:
+    target = cache.target_dir(home, repo_id, known, precision) if known else None
+    cached = cache.load_cached(target) if target is not None else None
+    if offline_because is not None:
         if cached is not None:
             return cached
-        if known is not None:
-            ModelDirectory.load(cache.target_dir(home, repo_id, known, precision))  # a damaged copy: say why
-        raise hub.offline_error(repo_id, wanted)
+        if target is not None and target.exists():
+            ModelDirectory.load(target)  # a damaged copy: say why
+        raise hub.offline_error(
+            repo_id, wanted, reason=offline_because, name=name, precision=precision, cache_dir=home
+        )
     if cached is not None and known == wanted:
         return cached  # a commit never changes: no need to ask the Hub
     try:

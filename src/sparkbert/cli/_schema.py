@@ -1,0 +1,151 @@
+"""The input's columns, read from its files before Spark starts, so a wrong ``--text-column`` fails at once.
+
+================  ==========================================================================
+format            where the columns come from
+================  ==========================================================================
+``parquet``       each file's footer (``pyarrow``), up to :data:`MAX_FILES` files
+``csv``           the header row of each file (plain, ``.gz``, ``.bz2`` or ``.xz``)
+``jsonl``         the keys of the records, up to :data:`MAX_RECORDS` of them; when a column
+                  is not among the keys of a sample that did not cover the whole input,
+                  Spark has the last word (it reads every record)
+``txt``           one column, ``text``; remote inputs are left to Spark
+================  ==========================================================================
+
+Examples
+--------
+>>> import tempfile
+>>> from pathlib import Path
+>>> path = Path(tempfile.mkdtemp()) / "in.csv"
+>>> _ = path.write_text("id,body\\n1,Hello.\\n")
+>>> check_columns(str(path), "csv", text_column="text", id_column=None)
+Traceback (most recent call last):
+...
+sparkbert.cli.CommandError: Input ... has no column 'text' (columns: id, body); check --text-column.
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import gzip
+import io
+import json
+import lzma
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from sparkbert.cli._errors import CommandError
+from sparkbert.cli._io import input_files
+
+#: Files whose schema is read, at most.
+MAX_FILES = 1000
+#: JSON Lines records whose keys are read, at most.
+MAX_RECORDS = 10_000
+_OPENERS: dict[str, Any] = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+
+
+def _open_text(path: Path) -> IO[str] | None:
+    """Open a (possibly compressed) text file, or None for a compression the standard library lacks."""
+    suffix = path.suffix.lower()
+    if suffix in (".zst", ".lz4", ".snappy", ".deflate"):
+        return None
+    opener = _OPENERS.get(suffix)
+    raw = opener(path, "rb") if opener else path.open("rb")
+    return io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+
+
+def _csv_columns(files: list[Path]) -> tuple[list[str], bool]:
+    names: list[str] = []
+    complete = True
+    for path in files:
+        handle = _open_text(path)
+        if handle is None:
+            complete = False
+            continue
+        with handle:
+            header = next(csv.reader(handle), [])
+        names += [n for n in header if n not in names]
+    return names, complete
+
+
+def _records(files: list[Path]) -> Iterator[object]:
+    for path in files:
+        handle = _open_text(path)
+        if handle is None:
+            yield None  # unreadable here: the sample is not complete
+            continue
+        with handle:
+            for line in handle:
+                if line.strip():
+                    try:
+                        yield json.loads(line)
+                    except ValueError:
+                        continue  # Spark reads it as a corrupt record: no column
+
+
+def _jsonl_columns(files: list[Path]) -> tuple[list[str], bool]:
+    names: list[str] = []
+    for seen, record in enumerate(_records(files)):
+        if record is None or seen >= MAX_RECORDS:
+            return names, False
+        if isinstance(record, dict):
+            names += [k for k in record if k not in names]
+    return names, True
+
+
+def _parquet_columns(files: list[Path]) -> tuple[list[str], bool]:
+    import pyarrow.parquet as pq
+
+    names: list[str] = []
+    for path in files:
+        try:
+            schema = pq.read_schema(path)
+        except (OSError, ValueError) as err:
+            raise CommandError(f"Input {path} is not a readable Parquet file: {err}") from None
+        names += [n for n in schema.names if n not in names]
+    return names, True
+
+
+def input_columns(path: str, fmt: str) -> tuple[list[str], bool] | None:
+    """Return the input's column names and whether they are certain; None when Spark must tell.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "a.jsonl").write_text('{"id": 1, "text": "Hi."}\\n{"id": 2, "lang": "en"}\\n')
+    >>> input_columns(str(folder), "jsonl")
+    (['id', 'text', 'lang'], True)
+    """
+    if fmt == "txt":
+        return ["text"], True
+    files = input_files(path)
+    if files is None:
+        return None
+    readers = {"csv": _csv_columns, "jsonl": _jsonl_columns, "parquet": _parquet_columns}
+    names, complete = readers[fmt](files[:MAX_FILES])
+    return names, complete and len(files) <= MAX_FILES
+
+
+def check_columns(path: str, fmt: str, *, text_column: str, id_column: str | None) -> None:
+    """Raise :class:`CommandError` when ``--text-column`` or ``--id-column`` is not in the input.
+
+    Examples
+    --------
+    >>> check_columns("s3a://bucket/in.jsonl", "jsonl", text_column="body", id_column=None)  # left to Spark
+    """
+    if fmt == "txt":
+        return
+    found = input_columns(path, fmt)
+    if found is None:
+        return
+    names, certain = found
+    for option, name in (("--text-column", text_column), ("--id-column", id_column)):
+        if name is None or name in names:
+            continue
+        if not certain:
+            return  # a key may appear after the sample: Spark checks when it has read the schema
+        listed = ", ".join(names) or "none"
+        raise CommandError(f"Input {path} has no column {name!r} (columns: {listed}); check {option}.")
