@@ -109,7 +109,7 @@ def make_parser() -> argparse.ArgumentParser:
     """
     common = _Parser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true", help="library and Spark warnings, tracebacks")
-    common.add_argument("-q", "--quiet", action="store_true", help="no status lines or progress bar")
+    common.add_argument("-q", "--quiet", action="store_true", help="no status lines, no progress")
     spark = _Parser(add_help=False)
     spark.add_argument("--master", default="local[*]", help="Spark master URL")
     spark.add_argument(
@@ -159,7 +159,7 @@ def make_parser() -> argparse.ArgumentParser:
     embed.add_argument(
         "--partitions",
         type=_positive,
-        help="split the input into N tasks (default: one per task slot when the input has fewer parts)",
+        help="split the input into N tasks (default: at least one per task slot, at most 2,000 rows each)",
     )
     embed.add_argument(
         "--progress-interval",
