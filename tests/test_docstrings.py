@@ -6,8 +6,9 @@ classes, functions, methods, properties) and :class:`doctest.DocTestRunner` runs
 ``spark`` session from ``tests/conftest.py`` first (``SparkSession.builder.getOrCreate()`` in
 an example then returns it) and is marked ``spark`` and ``slow``.
 
-Also: every public class, function, method and property has a docstring with an
-``Examples`` section holding at least one ``>>>`` example.
+Also: every public class, function, method and property has a docstring, and every object of
+the user-facing API (``sparkbert.__all__`` and the stages' ``pretrained``) has an ``Examples``
+section holding at least one ``>>>`` example. Internals are not padded with filler examples.
 """
 
 from __future__ import annotations
@@ -97,11 +98,24 @@ def _public(module: ModuleType) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_public_objects_have_examples(name: str) -> None:
-    missing = []
-    for qualname, obj in _public(importlib.import_module(name)).items():
-        doc = inspect.getdoc(obj) or ""
-        _, heading, examples = doc.partition("Examples\n--------")
-        if not heading or ">>>" not in examples:
-            missing.append(qualname)
-    assert not missing, f"{name}: no docstring with an Examples section (>>>) for {missing}"
+def test_public_objects_have_docstrings(name: str) -> None:
+    missing = [q for q, obj in _public(importlib.import_module(name)).items() if not inspect.getdoc(obj)]
+    assert not missing, f"{name}: public objects without a docstring: {missing}"
+
+
+#: The user-facing API: what ``sparkbert`` exports, and the model entry points of its stages.
+USER_FACING = [n for n in sparkbert.__all__ if n != "__version__"]
+
+
+def _has_example(obj: object) -> bool:
+    _, heading, examples = (inspect.getdoc(obj) or "").partition("Examples\n--------")
+    return bool(heading) and ">>>" in examples
+
+
+@pytest.mark.parametrize("name", USER_FACING)
+def test_user_facing_api_has_examples(name: str) -> None:
+    obj = getattr(sparkbert, name)
+    assert _has_example(obj), f"sparkbert.{name} has no docstring with an Examples section (>>>)"
+    pretrained = vars(obj).get("pretrained") if inspect.isclass(obj) else None
+    if pretrained is not None:
+        assert _has_example(pretrained.__func__), f"sparkbert.{name}.pretrained has no runnable example"

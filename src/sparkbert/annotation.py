@@ -86,7 +86,7 @@ class Annotation:
     __hash__ = None  # type: ignore[assignment]
 
     def to_row(self) -> tuple[str, int, int, str, dict[str, str], list[float]]:
-        """Return the annotation as a tuple in the order of :data:`ANNOTATION_FIELDS`.
+        """Return the annotation as a tuple in the order of ``ANNOTATION_FIELDS``.
 
         Examples
         --------
@@ -189,7 +189,7 @@ def annotation_array_type() -> Any:
 
 
 def annotation_arrow_type() -> Any:
-    """Return the Arrow type matching :func:`annotation_struct_type`.
+    """Return the Arrow type matching ``annotation_struct_type``.
 
     Examples
     --------
@@ -285,7 +285,7 @@ def annotations_from_arrow(array: Any) -> list[list[Annotation]]:
 
 
 def annotations_from_rows(rows: Iterable[Any] | None) -> list[Annotation]:
-    """Convert a Spark column value (a list of ``Row``) to a list of :class:`Annotation`.
+    """Convert a Spark column value (a list of ``Row``) to a list of ``Annotation``.
 
     Examples
     --------

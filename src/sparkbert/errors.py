@@ -1,6 +1,6 @@
 """The exceptions sparkbert raises.
 
-Every error derives from :class:`SparkBertError` and also from the built-in that
+Every error derives from ``SparkBertError`` and also from the built-in that
 fits, so callers can catch either::
 
     SparkBertError

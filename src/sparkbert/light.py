@@ -1,7 +1,7 @@
 """LightPipeline: run a fitted pipeline on plain strings, in this Python process, with no Spark job.
 
 The same stage objects that ``PipelineModel.transform`` runs inside ``mapInArrow`` are called
-here directly: each annotator stage's batch annotator (see :mod:`sparkbert.stages.base`) is
+here directly: each annotator stage's batch annotator (see ``sparkbert.stages.base``) is
 fed the column values produced by the stages before it, held in a dict keyed by column name.
 Schemas are still checked on the driver by each stage's ``transformSchema``, so a
 misconfigured pipeline fails the same way it does on a DataFrame. No SparkSession is needed,
@@ -33,6 +33,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -59,17 +60,6 @@ _EMBEDDING_TYPES = (WORD_EMBEDDINGS, SENTENCE_EMBEDDINGS)
 Result = dict[str, list[Any]]
 
 
-class _SchemaOnlyFrame:
-    """What a stage's ``_annotator_for(dataset)`` may read in-process: the schema, and no session.
-
-    ``sparkSession`` is ``None``, which the stages read as "one task slot, nothing to ship".
-    """
-
-    def __init__(self, schema: StructType) -> None:
-        self.schema = schema
-        self.sparkSession = None
-
-
 @dataclass(frozen=True)
 class _Step:
     """One stage, ready to run on a dict of column values (one list entry per text)."""
@@ -91,17 +81,6 @@ def _describe(stage: Any) -> str:
     return f"{type(stage).__name__} (uid {uid})" if uid else type(stage).__name__
 
 
-def _finish(annotations: Sequence[Annotation], as_vector: bool) -> list[Any]:
-    """EmbeddingsFinisher's work on one row, as ``collect()`` returns it."""
-    if as_vector:
-        from pyspark.ml.linalg import DenseVector
-
-        return [
-            DenseVector(np.asarray(a.embeddings, dtype=np.float32).astype(np.float64)) for a in annotations
-        ]
-    return [np.asarray(a.embeddings, dtype=np.float32).tolist() for a in annotations]
-
-
 def _format_vector(vector: Any) -> str:
     """Spark NLP's ``annotate`` format of a vector: its floats joined by spaces."""
     return " ".join(str(x) for x in np.asarray(vector, dtype=np.float32))
@@ -118,9 +97,9 @@ class LightPipeline:
     pipeline_model : pyspark.ml.PipelineModel
         A fitted pipeline of sparkbert stages (nested PipelineModels are flattened). Every
         annotator stage runs through its batch annotator; ``EmbeddingsFinisher`` is computed
-        in-process. Any other stage raises :class:`UnsupportedStageError`.
+        in-process. Any other stage raises ``UnsupportedStageError``.
     parse_embeddings : bool, default False
-        In :meth:`annotate`, give embedding annotations as their vector (floats joined by
+        In ``annotate``, give embedding annotations as their vector (floats joined by
         spaces, as Spark NLP) instead of their token text.
     batch_rows : int, default 256
         Texts handed to the stages at once; results do not depend on it.
@@ -183,7 +162,7 @@ class LightPipeline:
                 before = schema
                 schema = stage.transformSchema(before)
                 try:
-                    annotator = stage._annotator_for(_SchemaOnlyFrame(before))  # type: ignore[arg-type]
+                    annotator = stage._annotator(before, None)
                 except NotImplementedError:
                     raise UnsupportedStageError(
                         f"Stage {_describe(stage)} has no in-process annotator, so it cannot run in a "
@@ -191,9 +170,10 @@ class LightPipeline:
                     ) from None
                 self._steps.append(_Step(_describe(stage), self._annotate_step(stage, annotator)))
             elif isinstance(stage, EmbeddingsFinisher):
-                dropped = [f.name for f in schema.fields if stage._dropped(f)]
+                self._steps.append(
+                    _Step(_describe(stage), functools.partial(stage.finish_rows, schema=schema))
+                )
                 schema = stage.transformSchema(schema)
-                self._steps.append(_Step(_describe(stage), self._finish_step(stage, dropped)))
             elif isinstance(stage, Transformer):
                 raise UnsupportedStageError(
                     f"Stage {_describe(stage)} cannot run in a LightPipeline: only sparkbert annotator "
@@ -218,19 +198,6 @@ class LightPipeline:
             if len(result) != rows:  # never lose or invent a row
                 raise RuntimeError(f"{_describe(stage)} returned {len(result)} rows for {rows}")
             values[output] = result
-
-        return run
-
-    @staticmethod
-    def _finish_step(stage: EmbeddingsFinisher, dropped: list[str]) -> Callable[[dict[str, list[Any]]], None]:
-        pairs = list(zip(stage.getInputCols(), stage.getOutputCols()))
-        as_vector = stage.getOutputAsVector()
-
-        def run(values: dict[str, list[Any]]) -> None:
-            finished = {out: [_finish(row or [], as_vector) for row in values[col]] for col, out in pairs}
-            for col in dropped:
-                values.pop(col, None)
-            values.update(finished)
 
         return run
 
@@ -318,7 +285,7 @@ metadata={'sentence': '0'}, embeddings=())]}]
 
         A single string gives one dict, a list gives a list of dicts. With
         ``parse_embeddings``, embedding annotations give their vector as floats joined by
-        spaces (Spark NLP's format; :meth:`fullAnnotate` gives numpy arrays).
+        spaces (Spark NLP's format; ``fullAnnotate`` gives numpy arrays).
         ``EmbeddingsFinisher`` columns hold its arrays.
 
         Examples

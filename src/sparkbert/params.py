@@ -1,212 +1,291 @@
-"""Typed ``Param`` mixins shared by the stages (the pyspark.ml ``param/shared.py`` pattern).
+"""Params that validate themselves, declared once (the pyspark.ml ``param/shared.py`` pattern).
 
-Each mixin declares its Param at class level with a type converter and a doc
-string, sets its default with ``_setDefault`` and offers a camelCase setter that
-returns ``self`` and a getter that goes through ``getOrDefault``.
+A param is declared at class level with ``param``: its name, doc, a *validating*
+converter and (optionally) its default. The converter runs on every path that sets a
+value — constructor keywords, setters, ``setParams``, ``set``, ``copy(extra)``,
+``transform(df, params)`` and loading saved metadata — and raises
+``InvalidParamError`` naming the param, the value and what is
+valid. ``TypedParams`` derives ``setX``/``getX`` for every param a stage does not
+write by hand, takes keyword arguments in its constructor and ``setParams``, and sets
+the declared defaults, so a stage states each default exactly once.
+
+==================  ====================================  ==========================
+converter           accepts                               e.g.
+==================  ====================================  ==========================
+``integer``     an int (or integral float) in range   ``integer(1)``
+``choice``      one of a few strings                  ``choice("cpu", "cuda")``
+``boolean``     ``True`` / ``False``                  ``boolean``
+``string``      a string                              ``string``
+``string_list`` a string or a list of strings         ``string_list``
+``nonblank_string_list``  strings, none blank           ``nonblank_string_list``
+``int_list``    a non-empty list of ints              ``int_list``
+``regex``       a string that compiles as a regex     ``regex``
+==================  ====================================  ==========================
 
 Examples
 --------
->>> from sparkbert import Tokenizer
->>> Tokenizer().setInputCols("sentence").getInputCols()
-['sentence']
+>>> from sparkbert import BertEmbeddings
+>>> emb = BertEmbeddings()
+>>> emb.copy({emb.batchSize: 0})
+Traceback (most recent call last):
+...
+sparkbert.errors.InvalidParamError: Invalid value for param 'batchSize': 0. Valid values: an integer >= 1.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import functools
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.param import Param, Params
 
 from sparkbert.errors import InvalidParamError
 
-_P = TypeVar("_P", bound="Params")
+_P = TypeVar("_P", bound="TypedParams")
+_Q = TypeVar("_Q", bound=Params)
+T = TypeVar("T")
 
+#: A validating converter: ``(param name, value) -> value``, raising InvalidParamError.
+Converter = Callable[[str, Any], Any]
 
-def _to_list_string(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    return TypeConverters.toListString(value)
+_NO_DEFAULT = object()
 
 
 def check_choice(param: str, value: Any, valid: tuple[str, ...]) -> Any:
-    """Return ``value`` if it is one of ``valid``, else raise naming param, value and choices.
-
-    Examples
-    --------
-    >>> check_choice("poolingStrategy", "mean", ("first", "mean", "last"))
-    'mean'
-    """
-    if value not in valid:
+    """Return ``value`` if it is one of ``valid``, else raise naming param, value and choices."""
+    if not isinstance(value, str) or value not in valid:
         raise InvalidParamError.for_param(param, value, valid)
     return value
 
 
 def check_range(param: str, value: Any, low: int, high: int | None = None) -> int:
-    """Return ``value`` as int if ``low <= value (<= high)``, else raise a clear error.
-
-    Examples
-    --------
-    >>> check_range("batchSize", 8, 1)
-    8
-    """
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidParamError.for_param(param, value, "an integer")
-    if value < low or (high is not None and value > high):
-        bound = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
+    """Return ``value`` as int if ``low <= value (<= high)``, else raise a clear error."""
+    bound = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or (not isinstance(value, int) and not hasattr(value, "__index__")):
         raise InvalidParamError.for_param(param, value, bound)
+    number = int(value)
+    if number < low or (high is not None and number > high):
+        raise InvalidParamError.for_param(param, value, bound)
+    return number
+
+
+def integer(low: int, high: int | None = None) -> Converter:
+    """Converter for an integer from ``low`` (to ``high``)."""
+    return functools.partial(_integer, low=low, high=high)
+
+
+def _integer(name: str, value: Any, *, low: int, high: int | None) -> int:
+    return check_range(name, value, low, high)
+
+
+def choice(*valid: str) -> Converter:
+    """Converter for one of the strings ``valid``."""
+    return functools.partial(_choice, valid=valid)
+
+
+def _choice(name: str, value: Any, *, valid: tuple[str, ...]) -> str:
+    return str(check_choice(name, value, valid))
+
+
+def boolean(name: str, value: Any) -> bool:
+    """Converter for a boolean (``True``/``False`` only: ``"false"`` is not silently true)."""
+    if type(value).__name__ not in {"bool", "bool_"}:
+        raise InvalidParamError.for_param(name, value, "True or False")
+    return bool(value)
+
+
+def string(name: str, value: Any) -> str:
+    """Converter for a string."""
+    if not isinstance(value, str):
+        raise InvalidParamError.for_param(name, value, "a string")
     return value
 
 
-class HasInputCols(Params):
-    """Mixin for the ``inputCols`` param: the annotation columns a stage reads.
-
-    Examples
-    --------
-    >>> from sparkbert import BertEmbeddings
-    >>> BertEmbeddings().setInputCols(["sentence", "token"]).getInputCols()
-    ['sentence', 'token']
-    """
-
-    inputCols: Param[list[str]] = Param(
-        Params._dummy(), "inputCols", "input annotation column names", typeConverter=_to_list_string
-    )
-
-    def setInputCols(self: _P, *value: str | list[str]) -> _P:
-        """Set the input annotation columns, as arguments or one list.
-
-        Examples
-        --------
-        >>> from sparkbert import Tokenizer
-        >>> Tokenizer().setInputCols(["sentence"]).getInputCols()
-        ['sentence']
-        """
-        cols = list(value[0]) if len(value) == 1 and not isinstance(value[0], str) else list(value)
-        return self._set(inputCols=cols)  # type: ignore[no-any-return]
-
-    def getInputCols(self) -> list[str]:
-        """Return the input annotation columns.
-
-        Examples
-        --------
-        >>> from sparkbert import Tokenizer
-        >>> Tokenizer().getInputCols()
-        ['sentence']
-        """
-        return self.getOrDefault(self.inputCols)  # type: ignore[no-any-return]
+def string_list(name: str, value: Any) -> list[str]:
+    """Converter for a list of strings (one string becomes a list of one)."""
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise InvalidParamError.for_param(name, value, "a string or a list of strings")
+    return list(value)
 
 
-class HasOutputCol(Params):
-    """Mixin for the ``outputCol`` param: the column a stage writes.
+def nonblank_string_list(name: str, value: Any) -> list[str]:
+    """Converter for a list of strings none of which is empty or blank."""
+    values = string_list(name, value)
+    if any(not v.strip() for v in values):
+        raise InvalidParamError.for_param(name, value, "a list of strings, none empty or blank")
+    return values
+
+
+def int_list(name: str, value: Any) -> list[int]:
+    """Converter for a non-empty list of integers."""
+    if not isinstance(value, (list, tuple)) or not value:
+        raise InvalidParamError.for_param(name, value, "a non-empty list of integers")
+    return [check_range(name, v, -(2**31)) for v in value]
+
+
+def regex(name: str, value: Any) -> str:
+    """Converter for a string that compiles as a regular expression."""
+    pattern = string(name, value)
+    try:
+        re.compile(pattern)
+    except re.error as e:
+        raise InvalidParamError.for_param(name, pattern, f"a valid regular expression ({e})") from e
+    return pattern
+
+
+def param(name: str, doc: str, convert: Converter, default: Any = _NO_DEFAULT) -> Param[Any]:
+    """Declare a class-level Param whose converter validates, with an optional default."""
+    declared: Param[Any] = Param(Params._dummy(), name, doc, typeConverter=functools.partial(convert, name))
+    declared._sparkbert_default = default  # type: ignore[attr-defined]
+    return declared
+
+
+def _capital(name: str) -> str:
+    return name[0].upper() + name[1:]
+
+
+def _make_setter(name: str) -> Callable[..., Any]:
+    def setter(self: Any, value: Any) -> Any:
+        return self._set(**{name: value})
+
+    setter.__name__ = f"set{_capital(name)}"
+    setter.__doc__ = f"Set param ``{name}`` (validated at once); returns ``self``."
+    return setter
+
+
+def _make_getter(name: str) -> Callable[..., Any]:
+    def getter(self: Any) -> Any:
+        return self.getOrDefault(name) if self.isDefined(name) else None
+
+    getter.__name__ = f"get{_capital(name)}"
+    getter.__doc__ = f"Return param ``{name}`` (its default when unset; None when it has none)."
+    return getter
+
+
+class TypedParams(Params):
+    """Params base: keyword constructor, generated accessors, declared defaults, strict ``set``.
+
+    Subclasses may override a mixin's default in ``paramDefaults``.
 
     Examples
     --------
     >>> from sparkbert import Tokenizer
-    >>> Tokenizer().setOutputCol("words").getOutputCol()
-    'words'
+    >>> Tokenizer(minLength=2).setMaxLength(10).getMinLength()
+    2
+    >>> Tokenizer(minLenght=2)
+    Traceback (most recent call last):
+    ...
+    TypeError: Tokenizer has no param 'minLenght'; its params are: ...
     """
 
-    outputCol: Param[str] = Param(
-        Params._dummy(), "outputCol", "output column name", typeConverter=TypeConverters.toString
-    )
+    #: defaults that override those given in ``param``, per class (merged along the MRO)
+    paramDefaults: ClassVar[Mapping[str, Any]] = {}
 
-    def setOutputCol(self: _P, value: str) -> _P:
-        """Set the output column name.
+    if TYPE_CHECKING:  # the generated setX/getX accessors, as type checkers see them
+
+        def __getattr__(self, name: str) -> Any: ...
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for attr in dir(cls):
+            declared = getattr(cls, attr, None)
+            if not isinstance(declared, Param):
+                continue
+            cap = _capital(declared.name)
+            if not hasattr(cls, f"set{cap}"):
+                setattr(cls, f"set{cap}", _make_setter(declared.name))
+            if not hasattr(cls, f"get{cap}"):
+                setattr(cls, f"get{cap}", _make_getter(declared.name))
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__()
+        self._setDefault(**self._declared_defaults())
+        self.setParams(**kwargs)
+
+    @classmethod
+    def _declared_defaults(cls) -> dict[str, Any]:
+        defaults: dict[str, Any] = {}
+        for attr in dir(cls):
+            declared = getattr(cls, attr, None)
+            value = getattr(declared, "_sparkbert_default", _NO_DEFAULT)
+            if isinstance(declared, Param) and value is not _NO_DEFAULT:
+                defaults[declared.name] = value
+        for klass in reversed(cls.__mro__):
+            defaults.update(klass.__dict__.get("paramDefaults", {}))
+        return defaults
+
+    def setParams(self: _P, **kwargs: Any) -> _P:
+        """Set params by keyword (``None`` leaves a param unset); returns ``self``.
 
         Examples
         --------
-        >>> from sparkbert import DocumentAssembler
-        >>> DocumentAssembler().setOutputCol("doc").getOutputCol()
-        'doc'
+        >>> from sparkbert import Tokenizer
+        >>> Tokenizer().setParams(minLength=2, splitHan=False).getSplitHan()
+        False
         """
-        return self._set(outputCol=value)  # type: ignore[no-any-return]
+        unknown = sorted(k for k in kwargs if not self.hasParam(k))
+        if unknown:
+            names = ", ".join(sorted(p.name for p in self.params))
+            raise TypeError(f"{type(self).__name__} has no param {unknown[0]!r}; its params are: {names}.")
+        return self._set(**{k: v for k, v in kwargs.items() if v is not None})
 
-    def getOutputCol(self) -> str:
-        """Return the output column name.
+    def set(self, param: Param[Any], value: Any) -> None:
+        """Set ``param`` through its validating converter (unlike pyspark, errors are not rewrapped).
 
         Examples
         --------
-        >>> from sparkbert import DocumentAssembler
-        >>> DocumentAssembler().getOutputCol()
-        'document'
+        >>> from sparkbert import BertEmbeddings
+        >>> emb = BertEmbeddings()
+        >>> emb.set(emb.device, "tpu")
+        Traceback (most recent call last):
+        ...
+        sparkbert.errors.InvalidParamError: Invalid value for param 'device': 'tpu'. Valid values: 'auto', 'cpu', 'cuda'.
         """
-        return self.getOrDefault(self.outputCol)  # type: ignore[no-any-return]
+        self._shouldOwn(param)
+        self._set(**{param.name: value})
+
+
+class HasInputCols(Params):
+    """Mixin for the ``inputCols`` param: the annotation columns a stage reads."""
+
+    inputCols: Param[list[str]] = param("inputCols", "input annotation column names", string_list)
+
+    def setInputCols(self: _Q, *value: str | list[str]) -> _Q:
+        """Set the input annotation columns, as arguments or one list.
+
+        Examples
+        --------
+        >>> from sparkbert import BertEmbeddings
+        >>> BertEmbeddings().setInputCols("sentence", "token").getInputCols()
+        ['sentence', 'token']
+        """
+        cols = list(value[0]) if len(value) == 1 and not isinstance(value[0], str) else list(value)
+        return self._set(inputCols=cols)  # type: ignore[no-any-return]
+
+
+class HasOutputCol(Params):
+    """Mixin for the ``outputCol`` param: the column a stage writes."""
+
+    outputCol: Param[str] = param("outputCol", "output column name", string)
 
 
 class HasBatchSize(Params):
-    """Mixin for ``batchSize``: the most sentences in one ONNX Runtime call.
+    """Mixin for ``batchSize``: the most sentences in one ONNX Runtime call."""
 
-    Examples
-    --------
-    >>> from sparkbert import BertEmbeddings
-    >>> BertEmbeddings().setBatchSize(8).getBatchSize()
-    8
-    """
-
-    batchSize: Param[int] = Param(
-        Params._dummy(),
-        "batchSize",
-        "the most sentences (or windows) in one ONNX Runtime call",
-        typeConverter=TypeConverters.toInt,
+    batchSize: Param[int] = param(
+        "batchSize", "the most sentences (or windows) in one ONNX Runtime call", integer(1)
     )
-
-    def setBatchSize(self: _P, value: int) -> _P:
-        """Set the most sentences per ONNX Runtime call (>= 1).
-
-        Examples
-        --------
-        >>> from sparkbert import BertEmbeddings
-        >>> BertEmbeddings().setBatchSize(64).getBatchSize()
-        64
-        """
-        return self._set(batchSize=check_range("batchSize", value, 1))  # type: ignore[no-any-return]
-
-    def getBatchSize(self) -> int:
-        """Return the most sentences per ONNX Runtime call.
-
-        Examples
-        --------
-        >>> from sparkbert import BertEmbeddings
-        >>> BertEmbeddings().getBatchSize()
-        8
-        """
-        return self.getOrDefault(self.batchSize)  # type: ignore[no-any-return]
 
 
 class HasCaseSensitive(Params):
-    """Mixin for ``caseSensitive``.
+    """Mixin for ``caseSensitive`` (defaults to the model's own setting)."""
 
-    Examples
-    --------
-    >>> from sparkbert import BertEmbeddings
-    >>> BertEmbeddings().setCaseSensitive(True).getCaseSensitive()
-    True
-    """
-
-    caseSensitive: Param[bool] = Param(
-        Params._dummy(),
-        "caseSensitive",
-        "whether the model distinguishes case (defaults to the model's own setting)",
-        typeConverter=TypeConverters.toBoolean,
+    caseSensitive: Param[bool] = param(
+        "caseSensitive", "whether the model distinguishes case (defaults to the model's own setting)", boolean
     )
-
-    def setCaseSensitive(self: _P, value: bool) -> _P:
-        """Set whether the model distinguishes case.
-
-        Examples
-        --------
-        >>> from sparkbert import BertEmbeddings
-        >>> BertEmbeddings().setCaseSensitive(False).getCaseSensitive()
-        False
-        """
-        return self._set(caseSensitive=value)  # type: ignore[no-any-return]
-
-    def getCaseSensitive(self) -> bool:
-        """Return whether the model distinguishes case.
-
-        Examples
-        --------
-        >>> from sparkbert import BertEmbeddings
-        >>> BertEmbeddings().setCaseSensitive(True).getCaseSensitive()
-        True
-        """
-        return self.getOrDefault(self.caseSensitive)  # type: ignore[no-any-return]

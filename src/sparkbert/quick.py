@@ -1,7 +1,7 @@
 """``sparkbert.embed``: texts in, a pandas DataFrame of vectors out, in one line, without Spark.
 
 Builds DocumentAssembler → SentenceDetector → Tokenizer → BertEmbeddings
-(→ SentenceEmbeddings) and runs it with :class:`~sparkbert.light.LightPipeline` in this
+(→ SentenceEmbeddings) and runs it with ``LightPipeline`` in this
 Python process: no SparkSession is created or needed and no JVM is started. The vectors
 are the ones ``pipeline.transform(df)`` gives for the same settings.
 
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparkbert.annotation import Annotation
 from sparkbert.errors import InvalidParamError
+from sparkbert.model.directory import is_model_directory
 from sparkbert.params import check_choice, check_range
 from sparkbert.runtime.alignment import POOLING_STRATEGIES
 from sparkbert.settings import DEFAULT_BATCH_SIZE, DEFAULT_LANG, DEFAULT_MAX_SENTENCE_LENGTH, DEFAULT_MODEL
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
     from sparkbert.light import LightPipeline
 
-#: The columns of :func:`embed`'s DataFrame, in order.
+#: The columns of ``embed``'s DataFrame, in order.
 COLUMNS = ("text_index", "sentence", "token", "begin", "end", "vector")
 
 
@@ -45,7 +46,7 @@ def _model_path(model: str, lang: str) -> str:
 
 def _resolve(model: str, lang: str) -> str:
     path = _model_path(model, lang)
-    if not os.path.isfile(os.path.join(path, "manifest.json")):  # removed since: resolve again
+    if not is_model_directory(path):  # removed since: resolve again
         _model_path.cache_clear()
         path = _model_path(model, lang)
     return path
@@ -76,7 +77,7 @@ def light_pipeline(
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_sentence_length: int = DEFAULT_MAX_SENTENCE_LENGTH,
 ) -> LightPipeline:
-    """Return the :class:`~sparkbert.light.LightPipeline` that :func:`embed` runs.
+    """Return the ``LightPipeline`` that ``embed`` runs.
 
     Output columns: ``document``, ``sentence``, ``token``, ``embeddings`` and, with
     ``sentence_embeddings``, ``sentence_embeddings``.
@@ -89,11 +90,7 @@ def light_pipeline(
     from pyspark.ml import PipelineModel
 
     from sparkbert.light import LightPipeline
-    from sparkbert.stages.bert_embeddings import BertEmbeddings
-    from sparkbert.stages.document_assembler import DocumentAssembler
-    from sparkbert.stages.sentence_detector import SentenceDetector
-    from sparkbert.stages.sentence_embeddings import SentenceEmbeddings
-    from sparkbert.stages.tokenizer import Tokenizer
+    from sparkbert.stages.standard import standard_stages
 
     # check cheap arguments before resolving (maybe downloading) the model
     check_choice("pooling", pooling, POOLING_STRATEGIES)
@@ -101,20 +98,14 @@ def light_pipeline(
     check_range("max_sentence_length", max_sentence_length, 4)
     if not isinstance(sentence_embeddings, bool):
         raise InvalidParamError.for_param("sentence_embeddings", sentence_embeddings, "True or False")
-    bert = BertEmbeddings(
-        poolingStrategy=pooling, batchSize=batch_size, maxSentenceLength=max_sentence_length
+    stages = standard_stages(
+        _resolve(os.fspath(model), lang),
+        sentence_embeddings=sentence_embeddings,
+        pooling=pooling,
+        batch_size=batch_size,
+        max_sentence_length=max_sentence_length,
+        storage_ref=os.fspath(model),
     )
-    bert.setModelPath(_resolve(os.fspath(model), lang)).setStorageRef(os.fspath(model))
-    stages: list[Any] = [
-        DocumentAssembler().setInputCol("text").setOutputCol("document"),
-        SentenceDetector().setInputCols("document").setOutputCol("sentence"),
-        Tokenizer().setInputCols("sentence").setOutputCol("token"),
-        bert.setInputCols("sentence", "token").setOutputCol("embeddings"),
-    ]
-    if sentence_embeddings:
-        stages.append(
-            SentenceEmbeddings().setInputCols("sentence", "embeddings").setOutputCol("sentence_embeddings")
-        )
     return LightPipeline(PipelineModel(stages=stages))
 
 
@@ -136,7 +127,7 @@ def embed(
         The texts (a list, a pandas Series, ...). ``None``, NaN, empty and whitespace-only
         texts give no rows.
     model : str or os.PathLike, default "bert_base_multilingual_cased"
-        Anything :meth:`BertEmbeddings.pretrained <sparkbert.BertEmbeddings.pretrained>`
+        Anything ``BertEmbeddings.pretrained``
         takes: a registry name, a Hub repo id, a local model directory or checkpoint folder.
         Resolved (and verified) once per process.
     pooling : {"first", "mean", "last"}, default "first"

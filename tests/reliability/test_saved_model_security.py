@@ -35,7 +35,7 @@ from tests.helpers.fswatch import FolderWatch
 
 from sparkbert import BertEmbeddings, DocumentAssembler, SentenceDetector, Tokenizer
 from sparkbert.errors import UnsafeModelError
-from sparkbert.model.directory import MANIFEST_NAME, file_entry
+from sparkbert.model.directory import MANIFEST_NAME, ModelDirectory, file_entry
 from sparkbert.stages.distribute import _zip_folder
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -204,7 +204,7 @@ def test_shipped_model_holds_only_its_listed_files(
     (scene.model / "notes").symlink_to(scene.outside / "x")
     archive = tmp_path_factory.mktemp("ship") / "shipped.zip"
     with scene.watch() as watch:
-        _zip_folder(str(scene.model), str(archive))
+        _zip_folder(ModelDirectory.load(scene.model, verify=False), str(archive))
     assert scene.touched_outside(watch) == []
     listed = json.loads((scene.model / MANIFEST_NAME).read_text())["files"]
     assert sorted(zipfile.ZipFile(archive).namelist()) == sorted([*listed, MANIFEST_NAME])

@@ -69,7 +69,7 @@ def reference(
 
 def _embed(model_dir: Path, inputs: Any, batch_size: int = 32, device: str = "cuda") -> list[np.ndarray]:
     _, sentences, tokens = inputs
-    config = EmbedderConfig(
+    config = EmbedderConfig.for_model(
         str(model_dir), max_sentence_length=512, batch_size=batch_size, session=SessionOptions(device=device)
     )
     assert load_resources(config).session.get_providers()[0] == (
@@ -90,13 +90,13 @@ def test_auto_picks_cuda_and_one_session_per_process(tmp_path: Path, checkpoint:
     assert providers_for("auto")[0] == "CUDAExecutionProvider"
     model = convert_checkpoint(checkpoint[0], tmp_path / "fp32")
     clear_cache()
-    config = EmbedderConfig(str(model.path), session=SessionOptions(device="cuda"))
+    config = EmbedderConfig.for_model(str(model.path), session=SessionOptions(device="cuda"))
     first = load_resources(config).session
     assert first.get_providers()[0] == "CUDAExecutionProvider"
     assert load_resources(config).session is first  # built once, reused by every batch
     assert (
         load_resources(
-            EmbedderConfig(str(model.path), session=SessionOptions(device="cuda", device_id=0))
+            EmbedderConfig.for_model(str(model.path), session=SessionOptions(device="cuda", device_id=0))
         ).session
         is first
     )

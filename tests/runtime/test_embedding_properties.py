@@ -83,7 +83,7 @@ def test_random_text_gets_one_embedding_per_token(
     annotated = [_annotate(t) for t in texts]
     sentence_rows = [s for s, _ in annotated]
     token_rows = [t for _, t in annotated]
-    config = EmbedderConfig(
+    config = EmbedderConfig.for_model(
         str(tiny_model_dir), max_sentence_length=max_length, batch_size=batch_size, pooling=pooling
     )
     embedder = Embedder(config)

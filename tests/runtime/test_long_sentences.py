@@ -35,7 +35,9 @@ def _embed(
 ) -> tuple[list[Annotation], list[Annotation]]:
     sentence = Annotation(DOCUMENT, 0, len(text) - 1, text, {"sentence": "0"})
     tokens = tokenize([sentence])
-    config = EmbedderConfig(str(model_dir), max_sentence_length=max_len, pooling=pooling, batch_size=16)
+    config = EmbedderConfig.for_model(
+        str(model_dir), max_sentence_length=max_len, pooling=pooling, batch_size=16
+    )
     return tokens, Embedder(config).embed([[sentence]], [tokens])[0]
 
 

@@ -14,7 +14,8 @@ from tests.conftest import REPO
 
 from sparkbert.annotation import DOCUMENT, Annotation
 from sparkbert.model.convert import convert_checkpoint
-from sparkbert.runtime.embedder import Embedder, EmbedderConfig, load_resources, model_identity
+from sparkbert.model.directory import open_model_directory
+from sparkbert.runtime.embedder import Embedder, EmbedderConfig, load_resources
 from sparkbert.runtime.prepack import machine_key, prepack_root, prepacked_model, supported
 from sparkbert.runtime.session import SessionOptions, clear_cache
 from sparkbert.text.tokens import tokenize
@@ -44,7 +45,7 @@ def medium_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _embed(model: Path, share: bool) -> np.ndarray:
     sentences = [[Annotation(DOCUMENT, 0, len(t) - 1, t, {"sentence": "0"})] for t in TEXTS]
     tokens = [tokenize(s) for s in sentences]
-    config = EmbedderConfig(str(model), session=SessionOptions(share_weights=share))
+    config = EmbedderConfig.for_model(str(model), session=SessionOptions(share_weights=share))
     rows = Embedder(config).embed(sentences, tokens)
     return np.concatenate([[a.embeddings for a in r] for r in rows])
 
@@ -59,15 +60,15 @@ def test_shared_copy_is_made_once_and_gives_identical_vectors(
     shared = _embed(medium_model, share=True)
     np.testing.assert_array_equal(shared, private)
 
-    packed = prepack_root() / machine_key(model_identity(str(medium_model))) / "model.onnx"
+    packed = prepack_root() / machine_key(open_model_directory(medium_model).identity) / "model.onnx"
     assert prepack_root().is_relative_to(tmp_path / "home")
-    session = load_resources(EmbedderConfig(str(medium_model))).session
+    session = load_resources(EmbedderConfig.for_model(str(medium_model))).session
     assert Path(session._model_path) == packed  # the worker runs the mapped copy
     stamp = packed.stat().st_mtime_ns
     clear_cache()
-    assert prepacked_model(str(medium_model / "model.onnx"), model_identity(str(medium_model)), {}) == str(
-        packed
-    )
+    assert prepacked_model(
+        str(medium_model / "model.onnx"), open_model_directory(medium_model).identity, {}
+    ) == str(packed)
     assert packed.stat().st_mtime_ns == stamp  # reused, not rebuilt
     assert not [p for p in packed.parent.parent.iterdir() if p.name.startswith(".staging-")]
 

@@ -43,7 +43,9 @@ def _compare(
     ref = reference_vectors(reference_model, tokenizer_dir, texts, spans, ("first", "mean"))
     worst: dict[str, float] = {}
     for pooling in ("first", "mean"):
-        config = EmbedderConfig(str(model_dir), max_sentence_length=512, pooling=pooling, batch_size=32)
+        config = EmbedderConfig.for_model(
+            str(model_dir), max_sentence_length=512, pooling=pooling, batch_size=32
+        )
         ours = Embedder(config).embed(sentences, tokens)
         worst[pooling] = 0.0
         for row_ours, row_tokens, row_ref in zip(ours, tokens, ref[pooling]):

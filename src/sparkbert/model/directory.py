@@ -1,20 +1,10 @@
 """The model directory: what the runtime loads, checked before it is trusted.
 
-A model directory holds exactly these files, each listed with its sha256 and size in
-``manifest.json`` (the manifest itself excepted):
-
-====================  ===========================================================
-file                  what
-====================  ===========================================================
-``model.onnx``        the graph; every weight is ONNX external data in the file below
-``model.onnx.data``   all weights in one file, large tensors 64 KiB aligned (mmap-able)
-``tokenizer.json``    a ``tokenizers`` tokenizer (copied byte-identical, or built)
-``config.json``       the Hugging Face config it was converted from
-``manifest.json``     format tag and version, shapes, precision, casing, checksums
-====================  ===========================================================
-
-Directories are written atomically (:func:`write_model_directory`): into a hidden sibling
-folder, fsynced, then renamed into place; a process that loses the race uses the winner's.
+``ModelDirectory`` is the only reader of a model directory (its files, ONNX names and
+manifest schema are defined in ``sparkbert.model.format``); a stage resolves one per
+``transform`` and hands its workers what they need. Directories are written atomically
+(``write_model_directory``): into a hidden sibling folder, fsynced, then renamed into
+place; a process that loses the race uses the winner's.
 
 Examples
 --------
@@ -32,35 +22,31 @@ import json
 import logging
 import os
 import shutil
-import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sparkbert._version import __version__
-from sparkbert.errors import ModelIntegrityError, ModelNotFoundError, UnsafeModelError
+from sparkbert.errors import ModelIntegrityError, ModelNotFoundError
+from sparkbert.model.format import (
+    CONFIG_NAME,
+    FORMAT_TAG,
+    FORMAT_VERSION,
+    MANIFEST_NAME,
+    ONNX_DATA_NAME,
+    ONNX_NAME,
+    PRECISIONS,
+    TOKENIZER_NAME,
+    check_external_data,
+    check_file_name,
+    check_manifest,
+    inside,
+    temp_sibling,
+)
 
 logger = logging.getLogger(__name__)
 
-MANIFEST_NAME = "manifest.json"
-FORMAT_TAG = "sparkbert-model"
-FORMAT_VERSION = 1
-ONNX_NAME = "model.onnx"
-ONNX_DATA_NAME = "model.onnx.data"
-TOKENIZER_NAME = "tokenizer.json"
-CONFIG_NAME = "config.json"
-PRECISIONS = ("fp32", "int8", "fp16")
-#: Files every model directory must list in its manifest.
-REQUIRED_FILES = (ONNX_NAME, ONNX_DATA_NAME, TOKENIZER_NAME, CONFIG_NAME)
-_INT_FIELDS = (
-    "hidden_size",
-    "num_hidden_layers",
-    "num_attention_heads",
-    "max_position_embeddings",
-    "vocab_size",
-    "type_vocab_size",
-)
 _CHUNK = 1 << 20
 
 
@@ -99,7 +85,7 @@ def file_entry(path: str | os.PathLike[str]) -> dict[str, Any]:
 def is_model_directory(path: str | os.PathLike[str]) -> bool:
     """Return True when ``path`` holds a ``manifest.json`` with the sparkbert format tag.
 
-    Only the tag is read; :meth:`ModelDirectory.load` does the checking.
+    Only the tag is read; ``ModelDirectory.load`` does the checking.
 
     Examples
     --------
@@ -125,52 +111,9 @@ def is_checkpoint(path: str | os.PathLike[str]) -> bool:
     False
     """
     root = Path(path)
-    return (root / "config.json").is_file() and (
+    return (root / CONFIG_NAME).is_file() and (
         (root / "model.safetensors").is_file() or (root / "model.safetensors.index.json").is_file()
     )
-
-
-def check_file_name(name: object, *, where: str) -> str:
-    """Return ``name`` if it is a plain file name inside a folder, else raise.
-
-    Raises
-    ------
-    UnsafeModelError
-        If ``name`` is empty, absolute, ``.``/``..``, or contains a path separator.
-
-    Examples
-    --------
-    >>> check_file_name("model.onnx", where="manifest.json")
-    'model.onnx'
-    >>> check_file_name("../x", where="manifest.json")
-    Traceback (most recent call last):
-    ...
-    sparkbert.errors.UnsafeModelError: manifest.json names '../x', which is not a plain file name ...
-    """
-    separators = {"/", "\\", os.sep, os.altsep or "/"}
-    if (
-        not isinstance(name, str)
-        or name in {"", ".", ".."}
-        or ".." in name
-        or any(s in name for s in separators)
-        or "\x00" in name
-        or os.path.isabs(name)
-    ):
-        raise UnsafeModelError(
-            f"{where} names {name!r}, which is not a plain file name inside the folder "
-            "(absolute paths, '..' and path separators are refused)"
-        )
-    return name
-
-
-def _inside(root: Path, name: str, *, where: str) -> Path:
-    """Return ``root / name``, refusing a symlink that resolves outside ``root``."""
-    path = root / check_file_name(name, where=where)
-    if path.is_symlink():
-        target = Path(os.path.realpath(path))
-        if not target.is_relative_to(Path(os.path.realpath(root))):
-            raise UnsafeModelError(f"{path} is a symlink to {target}, outside the model directory")
-    return path
 
 
 @dataclass(frozen=True)
@@ -232,7 +175,7 @@ class ModelDirectory:
         root = Path(path)
         if not root.is_dir():
             raise ModelNotFoundError(f"No model directory at {root}")
-        manifest_path = _inside(root, MANIFEST_NAME, where=str(root))
+        manifest_path = inside(root, MANIFEST_NAME, where=str(root))
         try:
             raw = manifest_path.read_bytes()
         except FileNotFoundError:
@@ -243,133 +186,90 @@ class ModelDirectory:
             manifest = json.loads(raw)
         except ValueError as e:
             raise ModelIntegrityError(f"{manifest_path} is not valid JSON: {e}") from None
-        _check_manifest(manifest, manifest_path)
+        check_manifest(manifest, manifest_path)
         for name, entry in manifest["files"].items():
             _check_file(root, name, entry, verify=verify, where=str(manifest_path))
-        _check_external_data(root / ONNX_NAME, manifest["files"])
+        check_external_data(root / ONNX_NAME, manifest["files"])
         return cls(path=root, manifest=manifest, identity=hashlib.sha256(raw).hexdigest())
 
     @property
     def onnx_path(self) -> Path:
-        """Path of ``model.onnx`` (its weights are in ``model.onnx.data`` beside it).
-
-        Examples
-        --------
-        >>> ModelDirectory(Path("mbert"), {}, identity="").onnx_path.as_posix()
-        'mbert/model.onnx'
-        """
+        """Path of ``model.onnx`` (its weights are in ``model.onnx.data`` beside it)."""
         return self.path / ONNX_NAME
 
     @property
     def tokenizer_path(self) -> Path:
-        """Path of ``tokenizer.json``.
-
-        Examples
-        --------
-        >>> ModelDirectory(Path("mbert"), {}, identity="").tokenizer_path.as_posix()
-        'mbert/tokenizer.json'
-        """
+        """Path of ``tokenizer.json``."""
         return self.path / TOKENIZER_NAME
 
     @property
     def config_path(self) -> Path:
-        """Path of the Hugging Face ``config.json``.
-
-        Examples
-        --------
-        >>> ModelDirectory(Path("mbert"), {}, identity="").config_path.as_posix()
-        'mbert/config.json'
-        """
+        """Path of the Hugging Face ``config.json``."""
         return self.path / CONFIG_NAME
 
     @property
     def hidden_size(self) -> int:
-        """Width of the output vectors (``hidden_size`` in the manifest).
-
-        Examples
-        --------
-        >>> ModelDirectory(Path("mbert"), {"hidden_size": 768}, identity="").hidden_size
-        768
-        """
+        """Width of the output vectors (``hidden_size`` in the manifest)."""
         return int(self.manifest["hidden_size"])
 
     @property
     def max_positions(self) -> int:
-        """Longest input, in word pieces including ``[CLS]`` and ``[SEP]``.
-
-        Examples
-        --------
-        >>> ModelDirectory(Path("mbert"), {"max_position_embeddings": 512}, identity="").max_positions
-        512
-        """
+        """Longest input, in word pieces including ``[CLS]`` and ``[SEP]``."""
         return int(self.manifest["max_position_embeddings"])
 
     @property
     def num_hidden_layers(self) -> int:
-        """Number of transformer layers.
-
-        Examples
-        --------
-        >>> ModelDirectory(Path("mbert"), {"num_hidden_layers": 12}, identity="").num_hidden_layers
-        12
-        """
+        """Number of transformer layers."""
         return int(self.manifest["num_hidden_layers"])
 
     @property
     def cased(self) -> bool:
-        """False when the tokenizer lower-cases its input.
-
-        Examples
-        --------
-        >>> ModelDirectory(Path("bert-uncased"), {"cased": False}, identity="").cased
-        False
-        """
+        """False when the tokenizer lower-cases its input."""
         return bool(self.manifest["cased"])
 
     @property
-    def precision(self) -> str:
-        """Weight precision: ``"fp32"``, ``"int8"`` or ``"fp16"``.
+    def source(self) -> str:
+        """Where the model came from: a registry name, Hub repo id or folder name."""
+        return str(self.manifest["source"])
 
-        Examples
-        --------
-        >>> ModelDirectory(Path("mbert-int8"), {"precision": "int8"}, identity="").precision
-        'int8'
-        """
+    @property
+    def precision(self) -> str:
+        """Weight precision: ``"fp32"``, ``"int8"`` or ``"fp16"``."""
         return str(self.manifest["precision"])
 
 
-def _check_manifest(manifest: object, where: Path) -> None:
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_TAG:
-        raise ModelIntegrityError(f"{where} is not a sparkbert manifest (no 'format': {FORMAT_TAG!r})")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise ModelIntegrityError(
-            f"{where} has format_version {manifest.get('format_version')!r}; this sparkbert reads "
-            f"version {FORMAT_VERSION} (upgrade sparkbert or convert the model again)"
-        )
-    for field in _INT_FIELDS:
-        value = manifest.get(field)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ModelIntegrityError(f"{where}: {field!r} must be a positive integer, got {value!r}")
-    if not isinstance(manifest.get("cased"), bool):
-        raise ModelIntegrityError(f"{where}: 'cased' must be true or false")
-    if not isinstance(manifest.get("source"), str) or not isinstance(
-        manifest.get("revision"), (str, type(None))
-    ):
-        raise ModelIntegrityError(f"{where}: 'source' must be a string and 'revision' a string or null")
-    if not isinstance(manifest.get("source_files"), dict):
-        raise ModelIntegrityError(f"{where}: 'source_files' must map file names to sha256 and size")
-    if manifest.get("precision") not in PRECISIONS:
-        raise ModelIntegrityError(f"{where}: 'precision' must be one of {PRECISIONS}")
-    files = manifest.get("files")
-    if not isinstance(files, dict):
-        raise ModelIntegrityError(f"{where}: 'files' must map file names to sha256 and size")
-    for name in REQUIRED_FILES:
-        if name not in files:
-            raise ModelIntegrityError(f"{where} does not list {name!r}, which every model directory needs")
+_OPENED: dict[tuple[str, int, int], ModelDirectory] = {}
+
+
+def open_model_directory(path: str | os.PathLike[str]) -> ModelDirectory:
+    """Return the checked model directory at ``path``, read once per manifest (sizes checked, not sha256).
+
+    A stage asks this on every param check and ``transform``; the folder is read again only
+    when its manifest changes (a stat, not a parse, per call).
+
+    Examples
+    --------
+    >>> open_model_directory("/nonexistent")
+    Traceback (most recent call last):
+    ...
+    sparkbert.errors.ModelNotFoundError: No model directory at /nonexistent
+    """
+    try:
+        stat = os.stat(Path(path) / MANIFEST_NAME)
+    except OSError:
+        return ModelDirectory.load(path, verify=False)  # raises the precise error
+    key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size)
+    found = _OPENED.get(key)
+    if found is None or found.path != Path(path):
+        found = ModelDirectory.load(path, verify=False)
+        if len(_OPENED) > 64:
+            _OPENED.clear()
+        _OPENED[key] = found
+    return found
 
 
 def _check_file(root: Path, name: str, entry: object, *, verify: bool, where: str) -> None:
-    path = _inside(root, name, where=where)
+    path = inside(root, name, where=where)
     if (
         not isinstance(entry, dict)
         or not isinstance(entry.get("size"), int)
@@ -383,35 +283,6 @@ def _check_file(root: Path, name: str, entry: object, *, verify: bool, where: st
         raise ModelIntegrityError(f"{path} has {size} bytes, {MANIFEST_NAME} says {entry['size']}")
     if verify and sha256_file(path) != entry["sha256"]:
         raise ModelIntegrityError(f"{path} fails its sha256 check (corrupted or modified)")
-
-
-def _check_external_data(onnx_path: Path, files: Mapping[str, Any]) -> None:
-    """Refuse external-data locations in the graph that are not files listed in the manifest."""
-    import onnx
-
-    model = onnx.load(str(onnx_path), load_external_data=False)
-    for tensor in _all_tensors(model.graph):
-        if tensor.data_location != onnx.TensorProto.EXTERNAL:
-            continue
-        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
-        check_file_name(location, where=f"{onnx_path} (tensor {tensor.name!r})")
-        if location not in files:
-            raise UnsafeModelError(
-                f"{onnx_path}: tensor {tensor.name!r} reads {location!r}, not a listed file"
-            )
-
-
-def _all_tensors(graph: Any) -> Iterator[Any]:
-    yield from graph.initializer
-    for node in graph.node:
-        for attr in node.attribute:
-            if attr.HasField("t"):
-                yield attr.t
-            yield from attr.tensors
-            if attr.HasField("g"):
-                yield from _all_tensors(attr.g)
-            for sub in attr.graphs:
-                yield from _all_tensors(sub)
 
 
 def _fsync_path(path: Path, *, directory: bool = False) -> None:
@@ -452,7 +323,7 @@ def write_model_directory(
 
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging = temp_sibling(target, "partial")
     staging.mkdir()
     try:
         fields = dict(populate(staging))
@@ -464,7 +335,7 @@ def write_model_directory(
             "files": {name: file_entry(staging / name) for name in names},
             "sparkbert_version": __version__,
         }
-        _check_manifest(manifest, staging / MANIFEST_NAME)
+        check_manifest(manifest, staging / MANIFEST_NAME)
         (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         for name in [*names, MANIFEST_NAME]:
             _fsync_path(staging / name)
@@ -484,13 +355,21 @@ def write_model_directory(
             shutil.rmtree(staging, ignore_errors=True)
 
 
-__all__ = [
+__all__ = [  # the format's names are re-exported for older imports; new code imports sparkbert.model.format
+    "CONFIG_NAME",
+    "FORMAT_TAG",
+    "FORMAT_VERSION",
     "MANIFEST_NAME",
+    "ONNX_DATA_NAME",
+    "ONNX_NAME",
+    "PRECISIONS",
+    "TOKENIZER_NAME",
     "ModelDirectory",
     "check_file_name",
     "file_entry",
     "is_checkpoint",
     "is_model_directory",
+    "open_model_directory",
     "sha256_file",
     "write_model_directory",
 ]

@@ -56,8 +56,8 @@ def _load_optional_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _lowercases(normalizer: Mapping[str, Any] | None) -> bool | None:
-    """Return whether a tokenizer.json normalizer lower-cases (None: cannot tell)."""
+def normalizer_lowercases(normalizer: Mapping[str, Any] | None) -> bool | None:
+    """Return whether a tokenizer.json normalizer lower-cases (None: cannot tell); the one place that decides."""
     if not normalizer:
         return None
     kind = normalizer.get("type")
@@ -66,7 +66,7 @@ def _lowercases(normalizer: Mapping[str, Any] | None) -> bool | None:
     if kind == "Lowercase":
         return True
     if kind == "Sequence":
-        answers = [_lowercases(n) for n in normalizer.get("normalizers", [])]
+        answers = [normalizer_lowercases(n) for n in normalizer.get("normalizers", [])]
         return any(answers) if any(a is not None for a in answers) else None
     return None
 
@@ -84,7 +84,7 @@ def is_cased(tokenizer_json: Mapping[str, Any], tokenizer_config: Mapping[str, A
     >>> is_cased({"normalizer": {"type": "BertNormalizer", "lowercase": False}})
     True
     """
-    lower = _lowercases(tokenizer_json.get("normalizer"))
+    lower = normalizer_lowercases(tokenizer_json.get("normalizer"))
     if lower is None:
         lower = bool((tokenizer_config or {}).get("do_lower_case", False))
     return not lower

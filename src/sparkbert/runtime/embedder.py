@@ -15,8 +15,6 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,17 +23,19 @@ from typing import Any
 import numpy as np
 
 from sparkbert.annotation import WORD_EMBEDDINGS, Annotation
+from sparkbert.model.directory import open_model_directory
+from sparkbert.model.format import INPUT_NAMES, ONNX_NAME, TOKENIZER_NAME
 from sparkbert.runtime.alignment import assign_windows, plan_windows, pool, token_piece_ranges
 from sparkbert.runtime.batching import make_batches, pad_batch
 from sparkbert.runtime.prepack import prepacked_model
 from sparkbert.runtime.session import SessionOptions, cached, create_session, resolve_device, run_session
-from sparkbert.runtime.tokenization import PieceEncoding, encode, load_tokenizer, special_ids
+from sparkbert.runtime.tokenization import PieceEncoding, SpecialIds, encode, load_tokenizer, special_ids
 from sparkbert.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_SENTENCE_LENGTH, DEFAULT_TOKEN_BUDGET
 
 
 @dataclass(frozen=True)
 class EmbedderConfig:
-    """Small, picklable settings of an :class:`Embedder` (what travels to executors).
+    """Small, picklable settings of an ``Embedder`` (what travels to executors).
 
     Examples
     --------
@@ -44,6 +44,9 @@ class EmbedderConfig:
     """
 
     model_path: str
+    #: the model's identity (sha256 of its manifest) and vector width, read once by the stage
+    identity: str = ""
+    hidden_size: int = 0
     max_sentence_length: int = DEFAULT_MAX_SENTENCE_LENGTH
     batch_size: int = DEFAULT_BATCH_SIZE
     token_budget: int = DEFAULT_TOKEN_BUDGET
@@ -52,6 +55,20 @@ class EmbedderConfig:
     session: SessionOptions = field(default_factory=SessionOptions)
     #: name under which the model folder was shipped with ``SparkContext.addFile`` (cluster mode)
     spark_file: str | None = None
+
+    @classmethod
+    def for_model(cls, model_dir: str | os.PathLike[str], **settings: Any) -> EmbedderConfig:
+        """The config for the model directory at ``model_dir``, its identity and width read from it.
+
+        Examples
+        --------
+        >>> EmbedderConfig.for_model("/nonexistent")
+        Traceback (most recent call last):
+        ...
+        sparkbert.errors.ModelNotFoundError: No model directory at /nonexistent
+        """
+        model = open_model_directory(model_dir)
+        return cls(str(model.path), identity=model.identity, hidden_size=model.hidden_size, **settings)
 
 
 @dataclass
@@ -96,69 +113,46 @@ def locate_model(config: EmbedderConfig) -> str:
     return SparkFiles.get(config.spark_file)
 
 
-def model_identity(model_dir: str) -> str:
-    """Return the sha256 of the model directory's manifest: its identity for caching.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> folder = tempfile.mkdtemp()
-    >>> with open(os.path.join(folder, "manifest.json"), "w") as f:
-    ...     _ = f.write("{}")
-    >>> model_identity(folder) == hashlib.sha256(b"{}").hexdigest()
-    True
-    """
-    with open(os.path.join(model_dir, "manifest.json"), "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
 def load_resources(config: EmbedderConfig) -> ModelResources:
     """Return this process's tokenizer and ONNX Runtime session for ``config`` (built once).
 
-    The cache key is the model's identity (its manifest's sha256), its real path, the
-    case setting and the session options, so every batch and task of a Python worker reuses
-    one session; a folder that is not a model directory fails naming the file:
+    The cache key is the model's identity (given by the stage, which read the manifest once),
+    its real path, the case setting and the session options with the device decided here, in
+    the worker; a folder without the model's files fails naming the file:
 
     Examples
     --------
-    >>> load_resources(EmbedderConfig(model_path="/nonexistent"))
+    >>> load_resources(EmbedderConfig(model_path="/nonexistent", identity="x", hidden_size=8))
     Traceback (most recent call last):
     ...
-    FileNotFoundError: [Errno 2] No such file or directory: '/nonexistent/manifest.json'
+    FileNotFoundError: [Errno 2] No such file or directory: '/nonexistent/tokenizer.json'
     """
+    if not config.identity or config.hidden_size < 1:
+        raise ValueError(
+            "EmbedderConfig needs the model's identity and hidden_size: use EmbedderConfig.for_model"
+        )
     model_dir = locate_model(config)
     options = resolve_device(config.session)
-    identity = model_identity(model_dir)
-    key = ("bert", identity, os.path.realpath(model_dir), config.lowercase, options)
+    key = ("bert", config.identity, os.path.realpath(model_dir), config.lowercase, options)
 
     def build() -> ModelResources:
-        with open(os.path.join(model_dir, "manifest.json"), encoding="utf-8") as f:
-            manifest = json.load(f)
-        tokenizer = load_tokenizer(os.path.join(model_dir, "tokenizer.json"), lowercase=config.lowercase)
+        tokenizer = load_tokenizer(os.path.join(model_dir, TOKENIZER_NAME), lowercase=config.lowercase)
         ids = special_ids(tokenizer)
-        onnx_path = os.path.join(model_dir, "model.onnx")
+        onnx_path = os.path.join(model_dir, ONNX_NAME)
         if options.share_weights and options.device == "cpu":
-            probe = _probe_batch(tokenizer, ids.cls, ids.sep)
-            onnx_path = prepacked_model(onnx_path, identity, probe) or onnx_path
+            probe = _probe_batch(tokenizer, ids)
+            onnx_path = prepacked_model(onnx_path, config.identity, probe) or onnx_path
         session = create_session(onnx_path, options)
-        return ModelResources(
-            tokenizer, session, int(manifest["hidden_size"]), ids.cls, ids.sep, ids.pad, ids.unk
-        )
+        return ModelResources(tokenizer, session, config.hidden_size, ids.cls, ids.sep, ids.pad, ids.unk)
 
     return cached(key, build)
 
 
-def _probe_batch(tokenizer: Any, cls: int, sep: int) -> dict[str, np.ndarray]:
+def _probe_batch(tokenizer: Any, ids: SpecialIds) -> dict[str, np.ndarray]:
     """Two padded sentences in several scripts: the check run on a prepacked copy of the weights."""
     texts = ["Spark embeds every token: naïve café, Überraschung!", "Привет, мир. 你好，世界。 مرحبا"]
-    rows = [[cls, *e.ids, sep] for e in encode(tokenizer, texts)]
-    width = max(map(len, rows))
-    input_ids = np.zeros((len(rows), width), dtype=np.int64)
-    mask = np.zeros_like(input_ids)
-    for i, row in enumerate(rows):
-        input_ids[i, : len(row)] = row
-        mask[i, : len(row)] = 1
-    return {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
+    rows = [np.array([ids.cls, *e.ids, ids.sep], dtype=np.int64) for e in encode(tokenizer, texts)]
+    return dict(zip(INPUT_NAMES, pad_batch(rows, ids.pad)))
 
 
 def _sentence_key(sentence: Annotation, position: int) -> str:

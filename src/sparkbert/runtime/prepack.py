@@ -7,7 +7,7 @@ memory-mapped and shared. Since ONNX Runtime 1.21 an optimized model can be save
 pre-packed blobs in the external data file, and a session loading that file maps them
 instead of packing again, so every worker on a machine shares one copy in the page cache.
 
-:func:`prepacked_model` makes that file once per machine (per model, ONNX Runtime version and
+``prepacked_model`` makes that file once per machine (per model, ONNX Runtime version and
 CPU), under a file lock, in a temporary folder renamed into place, and checks it: a probe
 batch through the new file must give the same vectors as the original model (1e-5) before
 any worker uses it. Anything that fails (an older ONNX Runtime, a read-only disk) logs a
@@ -31,6 +31,11 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
+
+from sparkbert.model.format import ONNX_DATA_NAME, ONNX_NAME, OUTPUT_NAME, temp_sibling
+from sparkbert.runtime.session import SessionOptions, ort_session_options
+from sparkbert.settings import sparkbert_home
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +43,6 @@ logger = logging.getLogger(__name__)
 MIN_ORT = (1, 21)
 #: Largest difference allowed between the prepacked file and the original on the probe batch.
 PROBE_TOLERANCE = 1e-5
-_MODEL = "model.onnx"
-_DATA = "model.onnx.data"
 
 
 def prepack_root() -> Path:
@@ -53,8 +56,6 @@ def prepack_root() -> Path:
     >>> prepack_root().name
     'prepacked'
     """
-    from sparkbert.settings import sparkbert_home
-
     home = sparkbert_home()
     try:
         home.mkdir(parents=True, exist_ok=True)
@@ -121,48 +122,48 @@ def prepacked_model(onnx_path: str, model_identity: str, probe: dict[str, np.nda
     if not supported() or not os.path.isfile(onnx_path):
         return None
     target = prepack_root() / machine_key(model_identity)
-    if (target / _MODEL).is_file():
-        return str(target / _MODEL)
+    if (target / ONNX_NAME).is_file():
+        return str(target / ONNX_NAME)
     try:
-        from filelock import FileLock
-
         target.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(target) + ".lock", timeout=1800):
-            if not (target / _MODEL).is_file():
+            if not (target / ONNX_NAME).is_file():
                 shutil.rmtree(target, ignore_errors=True)  # a copy left half-made by a killed worker
                 _build(onnx_path, target, probe)
     except Exception as exc:  # never fail a job over a memory optimisation
         logger.warning("prepacked weights not used for %s: %s", onnx_path, exc)
         return None
-    return str(target / _MODEL)
+    return str(target / ONNX_NAME)
 
 
 def _session(path: str, save_to: Path | None = None) -> object:
     import onnxruntime as ort
 
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    so.log_severity_level = 3
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    config = {}
     if save_to is not None:
-        so.optimized_model_filepath = str(save_to / _MODEL)
-        so.add_session_config_entry("session.optimized_model_external_initializers_file_name", _DATA)
-        so.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
-        so.add_session_config_entry("session.save_external_prepacked_constant_initializers", "1")
+        config = {
+            "session.optimized_model_external_initializers_file_name": ONNX_DATA_NAME,
+            "session.optimized_model_external_initializers_min_size_in_bytes": "1024",
+            "session.save_external_prepacked_constant_initializers": "1",
+        }
+    so = ort_session_options(SessionOptions(intra_op_threads=1), config)
+    if save_to is not None:
+        so.optimized_model_filepath = str(save_to / ONNX_NAME)
     return ort.InferenceSession(path, sess_options=so, providers=["CPUExecutionProvider"])
 
 
 def _build(onnx_path: str, target: Path, probe: dict[str, np.ndarray]) -> None:
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+    staging = temp_sibling(target, "staging")
+    staging.mkdir()
     try:
         original = _session(onnx_path, save_to=staging)
         logger.info("wrote prepacked weights of %s to %s", onnx_path, target)
         if probe:
-            packed = _session(str(staging / _MODEL))
+            packed = _session(str(staging / ONNX_NAME))
             names = {i.name for i in packed.get_inputs()}  # type: ignore[attr-defined]
             feed = {k: v for k, v in probe.items() if k in names}
-            (want,) = original.run(["last_hidden_state"], feed)  # type: ignore[attr-defined]
-            (got,) = packed.run(["last_hidden_state"], feed)  # type: ignore[attr-defined]
+            (want,) = original.run([OUTPUT_NAME], feed)  # type: ignore[attr-defined]
+            (got,) = packed.run([OUTPUT_NAME], feed)  # type: ignore[attr-defined]
             worst = float(np.abs(np.asarray(got, np.float32) - np.asarray(want, np.float32)).max())
             if not worst <= PROBE_TOLERANCE:
                 raise RuntimeError(f"prepacked copy differs from the model by {worst:.2e} on the probe batch")

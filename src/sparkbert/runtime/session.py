@@ -18,49 +18,129 @@ import io
 import logging
 import os
 import threading
-from collections.abc import Callable, Hashable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import numpy as np
 
 from sparkbert.errors import MissingDependencyError
+from sparkbert.model.format import INPUT_NAMES, OUTPUT_NAME
 
 logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
-_CACHE: dict[Hashable, Any] = {}
-_LOCK = threading.Lock()
 
 #: Execution providers accepted by the ``device`` param.
 DEVICES = ("auto", "cpu", "cuda")
+#: Environment variable: models (sessions + tokenizers) one Python worker keeps at once.
+CACHE_SIZE_ENV = "SPARKBERT_MODEL_CACHE_SIZE"
+DEFAULT_CACHE_SIZE = 2
+
+
+class ModelCache:
+    """A bounded, thread-safe LRU of heavy per-process objects; each key is built once.
+
+    Concurrent first calls for one key wait for a single build (a second ~700 MB session is
+    never made); calls for other keys are not blocked meanwhile. Past ``size`` entries the
+    least recently used is dropped (its session is freed when no caller holds it).
+
+    Examples
+    --------
+    >>> cache = ModelCache(size=1)
+    >>> cache.get("a", lambda: [1]) is cache.get("a", lambda: [2])
+    True
+    >>> _ = cache.get("b", lambda: [3]); list(cache.keys())
+    ['b']
+    """
+
+    def __init__(self, size: int | None = None) -> None:
+        self._size = size
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._building: dict[Hashable, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def size(self) -> int:
+        """Entries kept: the constructor's ``size``, else ``$SPARKBERT_MODEL_CACHE_SIZE``, else 2."""
+        if self._size is not None:
+            return self._size
+        raw = os.environ.get(CACHE_SIZE_ENV, "")
+        try:
+            return max(1, int(raw)) if raw.strip() else DEFAULT_CACHE_SIZE
+        except ValueError:
+            logger.warning("ignoring %s=%r: not an integer", CACHE_SIZE_ENV, raw)
+            return DEFAULT_CACHE_SIZE
+
+    def keys(self) -> list[Hashable]:
+        """The cached keys, least recently used first."""
+        with self._lock:
+            return list(self._items)
+
+    def get(self, key: Hashable, factory: Callable[[], _T]) -> _T:
+        """Return the object for ``key``, building it with ``factory`` once even under concurrent calls."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]  # type: ignore[no-any-return]
+            build_lock = self._building.setdefault(key, threading.Lock())
+        with build_lock:
+            with self._lock:
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    return self._items[key]  # type: ignore[no-any-return]
+            value = factory()
+            with self._lock:
+                self._items[key] = value
+                while len(self._items) > self.size:
+                    evicted, _ = self._items.popitem(last=False)
+                    logger.info("model cache full: dropped %s", evicted)
+                self._building.pop(key, None)
+            return value
+
+    def clear(self) -> None:
+        """Drop every entry."""
+        with self._lock:
+            self._items.clear()
+
+
+_CACHE = ModelCache()
 
 
 def cached(key: Hashable, factory: Callable[[], _T]) -> _T:
-    """Return the process-wide object for ``key``, building it with ``factory`` once.
+    """Return this process's object for ``key`` from the bounded model cache, building it once.
 
     Examples
     --------
     >>> cached(("doc", 1), lambda: [1]) is cached(("doc", 1), lambda: [2])
     True
     """
-    with _LOCK:
-        if key in _CACHE:
-            return _CACHE[key]  # type: ignore[no-any-return]
-    value = factory()
-    with _LOCK:
-        return _CACHE.setdefault(key, value)  # type: ignore[no-any-return]
+    return _CACHE.get(key, factory)
 
 
 def clear_cache() -> None:
-    """Drop every cached session and tokenizer of this process (for tests and notebooks).
+    """Drop every cached session and tokenizer of this process (for tests and notebooks)."""
+    _CACHE.clear()
 
-    Examples
-    --------
-    >>> clear_cache()
+
+def task_slots() -> int:
+    """Tasks this executor runs at once, decided here: its cores divided by ``spark.task.cpus``.
+
+    Outside a Spark task (LightPipeline, ``sparkbert.embed``) the process is alone: 1.
     """
-    with _LOCK:
-        _CACHE.clear()
+    try:
+        from pyspark import TaskContext
+    except ImportError:  # pragma: no cover - pyspark is a dependency
+        return 1
+    context = TaskContext.get()
+    if context is None:
+        return 1
+    return max(1, _cores() // max(1, context.cpus()))
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def default_intra_op_threads(slots: int) -> int:
@@ -71,8 +151,7 @@ def default_intra_op_threads(slots: int) -> int:
     >>> default_intra_op_threads(slots=10**6)
     1
     """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores // max(1, slots))
+    return max(1, _cores() // max(1, slots or task_slots()))
 
 
 def providers_for(device: str) -> list[str]:
@@ -109,8 +188,10 @@ class SessionOptions:
 
     #: threads per session; 0 means the machine's cores divided by ``slots``
     intra_op_threads: int = 0
-    #: tasks that run at once on one machine (Spark's task slots per executor)
-    slots: int = 1
+    #: tasks that run at once on one machine (Spark's task slots per executor); 0: decided by
+    #: the executor itself (``task_slots``)
+    slots: int = 0
+    #: ``auto`` is resolved by ``resolve_device`` in the worker, against its own onnxruntime
     device: str = "cpu"
     allow_spinning: bool = False
     #: CUDA device ordinal; ``None``: the GPU Spark assigned to the running task, else 0
@@ -145,10 +226,12 @@ def task_gpu() -> int | None:
 
 
 def resolve_device(options: SessionOptions) -> SessionOptions:
-    """Fix ``options.device_id`` for a CUDA session: the task's GPU, else 0; CPU unchanged.
+    """Decide the device where the work runs: ``auto`` → ``cuda`` if this process's onnxruntime
+    has the CUDA provider, else ``cpu``; for CUDA, ``device_id`` is the task's GPU, else 0.
 
-    Called before the session cache is consulted, so a process that runs tasks on two GPUs
-    holds one session per GPU, and a process on one GPU exactly one.
+    Called in the worker before the session cache is consulted (a CPU-only driver does not
+    decide for GPU executors), so a process that runs tasks on two GPUs holds one session per
+    GPU, and a process on one GPU exactly one.
 
     Examples
     --------
@@ -157,10 +240,39 @@ def resolve_device(options: SessionOptions) -> SessionOptions:
     >>> resolve_device(SessionOptions(device="cpu")).device_id is None
     True
     """
+    if options.device == "auto":
+        import onnxruntime as ort
+
+        found = "cuda" if "CUDAExecutionProvider" in ort.get_available_providers() else "cpu"
+        options = replace(options, device=found)
     if options.device != "cuda" or options.device_id is not None:
         return options
     gpu = task_gpu()
     return replace(options, device_id=0 if gpu is None else gpu)
+
+
+def ort_session_options(options: SessionOptions, config: Mapping[str, str] | None = None) -> Any:
+    """The one builder of ``onnxruntime.SessionOptions``: threads, full optimization, quiet logs.
+
+    ``config`` adds session config entries (``{"session.xxx": "value"}``).
+
+    Examples
+    --------
+    >>> ort_session_options(SessionOptions(intra_op_threads=3)).intra_op_num_threads
+    3
+    """
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = options.intra_op_threads or default_intra_op_threads(options.slots)
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if options.allow_spinning else "0")
+    for key, value in (config or {}).items():
+        so.add_session_config_entry(key, value)
+    return so
 
 
 def create_session(onnx_path: str, options: SessionOptions) -> Any:
@@ -183,14 +295,8 @@ def create_session(onnx_path: str, options: SessionOptions) -> Any:
     """
     import onnxruntime as ort
 
-    so = ort.SessionOptions()
-    threads = options.intra_op_threads or default_intra_op_threads(options.slots)
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.log_severity_level = 3
-    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if options.allow_spinning else "0")
+    so = ort_session_options(options)
+    threads = so.intra_op_num_threads
     providers: list[Any] = providers_for(options.device)
     if providers[0] == "CUDAExecutionProvider":
         cuda = {"device_id": str(options.device_id or 0), "use_tf32": "0"}  # fp32 stays fp32
@@ -225,7 +331,7 @@ def run_session(
 
     Examples
     --------
-    With a toy graph that echoes ``input_ids`` as floats (see :func:`create_session`):
+    With a toy graph that echoes ``input_ids`` as floats (see ``create_session``):
 
     >>> import os, tempfile, onnx
     >>> from onnx import TensorProto, helper
@@ -241,9 +347,9 @@ def run_session(
     >>> run_session(session, batch, np.ones_like(batch), np.zeros_like(batch)).tolist()
     [[101.0, 7.0, 102.0]]
     """
-    names = {i.name for i in session.get_inputs()}
-    feed = {"input_ids": input_ids, "attention_mask": attention_mask}
-    if "token_type_ids" in names:
-        feed["token_type_ids"] = token_type_ids
-    (hidden,) = session.run(["last_hidden_state"], feed)
+    ids_name, mask_name, types_name = INPUT_NAMES
+    feed = {ids_name: input_ids, mask_name: attention_mask}
+    if types_name in {i.name for i in session.get_inputs()}:
+        feed[types_name] = token_type_ids
+    (hidden,) = session.run([OUTPUT_NAME], feed)
     return np.asarray(hidden, dtype=np.float32)

@@ -29,6 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 from tokenizers import Tokenizer, normalizers
 
+from sparkbert.errors import ModelIntegrityError
+from sparkbert.model.tokenizer_files import normalizer_lowercases
+
 #: A UTF-16 surrogate code point: never valid alone in text, and refused by ``tokenizers``.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -80,18 +83,6 @@ class SpecialIds:
     unk: int
 
 
-def _is_lowercasing(normalizer: dict[str, object] | None) -> bool:
-    if not normalizer:
-        return False
-    if normalizer.get("type") == "Lowercase":
-        return True
-    if normalizer.get("type") == "BertNormalizer":
-        return bool(normalizer.get("lowercase"))
-    if normalizer.get("type") == "Sequence":
-        return any(_is_lowercasing(n) for n in normalizer.get("normalizers", []))  # type: ignore[attr-defined]
-    return False
-
-
 def tokenizer_lowercases(path: str | os.PathLike[str]) -> bool:
     """Return True if the ``tokenizer.json`` at ``path`` lower-cases its input (an uncased model).
 
@@ -102,7 +93,7 @@ def tokenizer_lowercases(path: str | os.PathLike[str]) -> bool:
     """
     with open(path, encoding="utf-8") as f:
         spec = json.load(f)
-    return _is_lowercasing(spec.get("normalizer"))
+    return bool(normalizer_lowercases(spec.get("normalizer")))
 
 
 def load_tokenizer(path: str | os.PathLike[str], *, lowercase: bool = False) -> Tokenizer:
@@ -124,7 +115,7 @@ def load_tokenizer(path: str | os.PathLike[str], *, lowercase: bool = False) -> 
     spec["truncation"] = None
     spec["padding"] = None
     tokenizer = Tokenizer.from_str(json.dumps(spec))
-    if lowercase and not _is_lowercasing(spec.get("normalizer")):
+    if lowercase and not normalizer_lowercases(spec.get("normalizer")):
         parts = [tokenizer.normalizer] if tokenizer.normalizer is not None else []
         tokenizer.normalizer = normalizers.Sequence([*parts, normalizers.Lowercase()])
     return tokenizer
@@ -140,8 +131,6 @@ def special_ids(tokenizer: Tokenizer) -> SpecialIds:
     """
     ids = [tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]", "[PAD]", "[UNK]")]
     if any(i is None for i in ids):
-        from sparkbert.errors import ModelIntegrityError
-
         raise ModelIntegrityError("tokenizer.json lacks one of [CLS], [SEP], [PAD], [UNK] in its vocabulary.")
     return SpecialIds(*(int(i) for i in ids))  # type: ignore[arg-type]
 

@@ -2,7 +2,7 @@
 
 A stage's real work is a picklable *batch annotator*: a callable taking one list
 of values per input column (annotation lists, or strings for raw text columns)
-and returning one annotation list per row. :class:`AnnotatorTransformer` checks
+and returning one annotation list per row. ``AnnotatorTransformer`` checks
 the schema on the driver, runs the annotator inside ``mapInArrow`` (Arrow in,
 Arrow out, no per-float Python objects) and tags the output column with Spark
 NLP's column metadata. ``LightPipeline`` calls the same annotator in-process.
@@ -11,7 +11,7 @@ Examples
 --------
 >>> from sparkbert import Tokenizer
 >>> from sparkbert.annotation import Annotation
->>> annotate = Tokenizer()._annotator()
+>>> annotate = Tokenizer()._annotator(None, None)
 >>> sentence = Annotation("document", 0, 8, "Hi there.", {"sentence": "0"})
 >>> [a.result for a in annotate([[[sentence]]])[0]]
 ['Hi', 'there', '.']
@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 from pyspark.ml import Transformer
 from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType, StructField, StructType
 
@@ -39,7 +39,7 @@ from sparkbert.annotation import (
     annotations_to_arrow,
 )
 from sparkbert.errors import SchemaError
-from sparkbert.params import HasInputCols, HasOutputCol
+from sparkbert.params import HasInputCols, HasOutputCol, TypedParams
 
 #: A batch annotator: one list of values per input column in, one annotation list per row out.
 BatchAnnotator = Callable[[Sequence[Sequence[Any]]], list[list[Annotation]]]
@@ -139,6 +139,7 @@ def annotation_column_type(schema: StructType, column: str) -> str | None:
 
 
 class AnnotatorTransformer(  # type: ignore[misc]
+    TypedParams,
     Transformer,
     HasInputCols,
     HasOutputCol,
@@ -148,8 +149,8 @@ class AnnotatorTransformer(  # type: ignore[misc]
     """Base class of sparkbert's annotator stages (not used directly).
 
     Subclasses declare ``inputAnnotatorTypes`` (one entry per input column, each a
-    tuple of accepted annotator types, or :data:`RAW_TEXT` for a string column),
-    ``outputAnnotatorType``, and implement :meth:`_annotator`.
+    tuple of accepted annotator types, or ``RAW_TEXT`` for a string column),
+    ``outputAnnotatorType``, and implement ``_annotator``.
 
     Examples
     --------
@@ -158,19 +159,18 @@ class AnnotatorTransformer(  # type: ignore[misc]
     'token'
     """
 
-    _input_kwargs: dict[str, Any]  # set by pyspark's @keyword_only
     inputAnnotatorTypes: ClassVar[tuple[tuple[str, ...], ...]] = ()
     outputAnnotatorType: ClassVar[str] = ""
     #: rows handed to the annotator at once inside a task
     chunkRows: ClassVar[int] = 1024
 
-    def _annotator(self) -> BatchAnnotator:
-        raise NotImplementedError
+    def _annotator(self, schema: StructType | None, spark: SparkSession | None) -> BatchAnnotator:
+        """The batch annotator for input ``schema``; ``spark`` is None in-process (LightPipeline).
 
-    def _annotator_for(self, dataset: DataFrame) -> BatchAnnotator:
-        """The annotator to run on ``dataset`` (a stage may prepare the cluster first)."""
-        del dataset
-        return self._annotator()
+        The one hook of a stage, shared by ``transform`` and LightPipeline: a stage that runs a
+        model ships it to the cluster when given a session.
+        """
+        raise NotImplementedError
 
     def _output_metadata(self, schema: StructType) -> dict[str, Any]:
         """Column metadata of the output, given the input schema."""
@@ -183,7 +183,7 @@ class AnnotatorTransformer(  # type: ignore[misc]
     def transformSchema(self, schema: StructType) -> StructType:
         """Check the input columns and return the output schema, on the driver, before any job.
 
-        Raises :class:`~sparkbert.errors.SchemaError` naming the column and what was expected.
+        Raises ``SchemaError`` naming the column and what was expected.
 
         Examples
         --------
@@ -238,7 +238,7 @@ class AnnotatorTransformer(  # type: ignore[misc]
             tuple(self.getInputCols()),
             tuple(self._input_kinds()),
             self.getOutputCol(),
-            self._annotator_for(dataset),
+            self._annotator(dataset.schema, dataset.sparkSession),
             self.chunkRows,
         )
         return annotate_dataframe(dataset, step, out_schema)
@@ -256,7 +256,7 @@ class AnnotationStep:
     Examples
     --------
     >>> from sparkbert import Tokenizer
-    >>> AnnotationStep(("sentence",), ("annotation",), "token", Tokenizer()._annotator(), 1024).output_col
+    >>> AnnotationStep(("sentence",), ("annotation",), "token", Tokenizer()._annotator(None, None), 1024).output_col
     'token'
     """
 

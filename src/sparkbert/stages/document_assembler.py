@@ -9,16 +9,16 @@ string column   ``document``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
-from pyspark import keyword_only
-from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.param import Param
+from pyspark.sql import SparkSession
 from pyspark.sql.types import MapType, StringType, StructType
 
 from sparkbert.annotation import DOCUMENT, Annotation
 from sparkbert.errors import SchemaError
-from sparkbert.params import check_choice
+from sparkbert.params import choice, param, string
 from sparkbert.stages.base import RAW_TEXT, AnnotatorTransformer, BatchAnnotator
 from sparkbert.text.document import CLEANUP_MODES, assemble_document
 
@@ -62,7 +62,7 @@ class DocumentAssembler(AnnotatorTransformer):
         A ``map<string,string>`` column merged into each annotation's metadata.
     cleanupMode : str, default "disabled"
         One of ``disabled``, ``inplace``, ``inplace_full``, ``shrink``, ``shrink_full``,
-        ``each``, ``each_full``, ``delete_full`` (see :func:`sparkbert.text.document.clean_text`).
+        ``each``, ``each_full``, ``delete_full`` (see ``sparkbert.text.document.clean_text``).
 
     Examples
     --------
@@ -77,140 +77,16 @@ class DocumentAssembler(AnnotatorTransformer):
     inputAnnotatorTypes = ((RAW_TEXT,),)
     outputAnnotatorType = DOCUMENT
 
-    inputCol: Param[str] = Param(
-        Params._dummy(), "inputCol", "the string column to read", TypeConverters.toString
+    paramDefaults: ClassVar[Mapping[str, Any]] = {"outputCol": "document"}
+
+    inputCol: Param[str] = param("inputCol", "the string column to read", string, default="text")
+    idCol: Param[str] = param("idCol", "column copied into metadata as 'id'", string)
+    metadataCol: Param[str] = param(
+        "metadataCol", "map<string,string> column merged into each annotation's metadata", string
     )
-    idCol: Param[str] = Param(
-        Params._dummy(), "idCol", "column copied into metadata as 'id'", TypeConverters.toString
+    cleanupMode: Param[str] = param(
+        "cleanupMode", "how whitespace is cleaned", choice(*CLEANUP_MODES), default="disabled"
     )
-    metadataCol: Param[str] = Param(
-        Params._dummy(),
-        "metadataCol",
-        "map<string,string> column merged into metadata",
-        TypeConverters.toString,
-    )
-    cleanupMode: Param[str] = Param(
-        Params._dummy(),
-        "cleanupMode",
-        f"text cleanup: one of {', '.join(CLEANUP_MODES)}",
-        TypeConverters.toString,
-    )
-
-    @keyword_only
-    def __init__(
-        self,
-        *,
-        inputCol: str = "text",
-        outputCol: str = "document",
-        idCol: str | None = None,
-        metadataCol: str | None = None,
-        cleanupMode: str = "disabled",
-    ) -> None:
-        super().__init__()
-        self._setDefault(inputCol="text", outputCol="document", cleanupMode="disabled")
-        self.setParams(**self._input_kwargs)
-
-    @keyword_only
-    def setParams(
-        self,
-        *,
-        inputCol: str = "text",
-        outputCol: str = "document",
-        idCol: str | None = None,
-        metadataCol: str | None = None,
-        cleanupMode: str = "disabled",
-    ) -> DocumentAssembler:
-        """Set params by keyword; returns ``self``.
-
-        Examples
-        --------
-        >>> DocumentAssembler().setParams(inputCol="body").getInputCol()
-        'body'
-        """
-        kwargs = {k: v for k, v in self._input_kwargs.items() if v is not None}
-        if "cleanupMode" in kwargs:
-            check_choice("cleanupMode", kwargs["cleanupMode"], CLEANUP_MODES)
-        return self._set(**kwargs)  # type: ignore[no-any-return]
-
-    def setInputCol(self, value: str) -> DocumentAssembler:
-        """Set the string column to read.
-
-        Examples
-        --------
-        >>> DocumentAssembler().setInputCol("body").getInputCol()
-        'body'
-        """
-        return self._set(inputCol=value)  # type: ignore[no-any-return]
-
-    def getInputCol(self) -> str:
-        """Return the string column to read.
-
-        Examples
-        --------
-        >>> DocumentAssembler().getInputCol()
-        'text'
-        """
-        return self.getOrDefault(self.inputCol)  # type: ignore[no-any-return]
-
-    def setIdCol(self, value: str) -> DocumentAssembler:
-        """Set the column copied into metadata as ``id``.
-
-        Examples
-        --------
-        >>> DocumentAssembler().setIdCol("id").getIdCol()
-        'id'
-        """
-        return self._set(idCol=value)  # type: ignore[no-any-return]
-
-    def getIdCol(self) -> str | None:
-        """Return the id column, or None.
-
-        Examples
-        --------
-        >>> DocumentAssembler().getIdCol() is None
-        True
-        """
-        return self.getOrDefault(self.idCol) if self.isDefined(self.idCol) else None
-
-    def setMetadataCol(self, value: str) -> DocumentAssembler:
-        """Set the ``map<string,string>`` column merged into metadata.
-
-        Examples
-        --------
-        >>> DocumentAssembler().setMetadataCol("meta").getMetadataCol()
-        'meta'
-        """
-        return self._set(metadataCol=value)  # type: ignore[no-any-return]
-
-    def getMetadataCol(self) -> str | None:
-        """Return the metadata column, or None.
-
-        Examples
-        --------
-        >>> DocumentAssembler().getMetadataCol() is None
-        True
-        """
-        return self.getOrDefault(self.metadataCol) if self.isDefined(self.metadataCol) else None
-
-    def setCleanupMode(self, value: str) -> DocumentAssembler:
-        """Set the cleanup mode (validated against the valid modes).
-
-        Examples
-        --------
-        >>> DocumentAssembler().setCleanupMode("shrink").getCleanupMode()
-        'shrink'
-        """
-        return self._set(cleanupMode=check_choice("cleanupMode", value, CLEANUP_MODES))  # type: ignore[no-any-return]
-
-    def getCleanupMode(self) -> str:
-        """Return the cleanup mode.
-
-        Examples
-        --------
-        >>> DocumentAssembler().getCleanupMode()
-        'disabled'
-        """
-        return self.getOrDefault(self.cleanupMode)  # type: ignore[no-any-return]
 
     def getInputCols(self) -> list[str]:
         """Return the columns read: ``inputCol``, then ``idCol`` and ``metadataCol`` if set.
@@ -239,14 +115,14 @@ class DocumentAssembler(AnnotatorTransformer):
         ['text', 'document']
         """
         names = schema.fieldNames()
-        for param, col in (
+        for name, col in (
             ("inputCol", self.getInputCol()),
             ("idCol", self.getIdCol()),
             ("metadataCol", self.getMetadataCol()),
         ):
             if col is not None and col not in names:
                 raise SchemaError(
-                    f"Input column '{col}' of DocumentAssembler (param '{param}') is missing; "
+                    f"Input column '{col}' of DocumentAssembler (param '{name}') is missing; "
                     f"available columns: {names}."
                 )
         text = self.getInputCol()
@@ -263,7 +139,7 @@ class DocumentAssembler(AnnotatorTransformer):
             )
         return self._append_output(schema)
 
-    def _annotator(self) -> BatchAnnotator:
+    def _annotator(self, schema: StructType | None, spark: SparkSession | None) -> BatchAnnotator:
         return _AssembleDocuments(
             self.getCleanupMode(), self.getIdCol() is not None, self.getMetadataCol() is not None
         )

@@ -9,13 +9,14 @@ input                                                output
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-from pyspark import keyword_only
+import numpy as np
 from pyspark.ml import Transformer
 from pyspark.ml.functions import array_to_vector
-from pyspark.ml.linalg import VectorUDT
-from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.linalg import DenseVector, VectorUDT
+from pyspark.ml.param import Param
 from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -23,13 +24,19 @@ from pyspark.sql.types import ArrayType, FloatType, StructField, StructType
 
 from sparkbert.annotation import SENTENCE_EMBEDDINGS, WORD_EMBEDDINGS
 from sparkbert.errors import SchemaError
-from sparkbert.params import HasInputCols
+from sparkbert.params import HasInputCols, TypedParams, boolean, param, string_list
 from sparkbert.stages.base import _is_annotation_type, annotation_column_type
 
 _ACCEPTED = (WORD_EMBEDDINGS, SENTENCE_EMBEDDINGS)
 
 
-class EmbeddingsFinisher(Transformer, HasInputCols, DefaultParamsReadable, DefaultParamsWritable):  # type: ignore[misc,type-arg]
+class EmbeddingsFinisher(  # type: ignore[misc]
+    TypedParams,
+    Transformer,
+    HasInputCols,
+    DefaultParamsReadable,  # type: ignore[type-arg]
+    DefaultParamsWritable,
+):
     """Turn embedding annotations into columns that pyspark.ml estimators read.
 
     For each input column, writes one output column holding the vectors of its
@@ -59,49 +66,13 @@ class EmbeddingsFinisher(Transformer, HasInputCols, DefaultParamsReadable, Defau
     [[0.5, 1.0]]
     """
 
-    _input_kwargs: dict[str, Any]  # set by pyspark's @keyword_only
+    paramDefaults: ClassVar[Mapping[str, Any]] = {"inputCols": ["embeddings"]}
 
-    outputCols: Param[list[str]] = Param(
-        Params._dummy(), "outputCols", "output column names", typeConverter=TypeConverters.toListString
+    outputCols: Param[list[str]] = param("outputCols", "output column names", string_list)
+    outputAsVector: Param[bool] = param("outputAsVector", "write pyspark.ml vectors", boolean, default=False)
+    cleanAnnotations: Param[bool] = param(
+        "cleanAnnotations", "drop annotation columns", boolean, default=False
     )
-    outputAsVector: Param[bool] = Param(
-        Params._dummy(), "outputAsVector", "write pyspark.ml vectors", typeConverter=TypeConverters.toBoolean
-    )
-    cleanAnnotations: Param[bool] = Param(
-        Params._dummy(), "cleanAnnotations", "drop annotation columns", typeConverter=TypeConverters.toBoolean
-    )
-
-    @keyword_only
-    def __init__(
-        self,
-        *,
-        inputCols: list[str] | None = None,
-        outputCols: list[str] | None = None,
-        outputAsVector: bool = False,
-        cleanAnnotations: bool = False,
-    ) -> None:
-        super().__init__()
-        self._setDefault(inputCols=["embeddings"], outputAsVector=False, cleanAnnotations=False)
-        self.setParams(**self._input_kwargs)
-
-    @keyword_only
-    def setParams(
-        self,
-        *,
-        inputCols: list[str] | None = None,
-        outputCols: list[str] | None = None,
-        outputAsVector: bool = False,
-        cleanAnnotations: bool = False,
-    ) -> EmbeddingsFinisher:
-        """Set params by keyword; returns ``self``.
-
-        Examples
-        --------
-        >>> EmbeddingsFinisher().setParams(outputAsVector=True).getOutputAsVector()
-        True
-        """
-        kwargs = {k: v for k, v in self._input_kwargs.items() if v is not None}
-        return self._set(**kwargs)  # type: ignore[no-any-return]
 
     def setOutputCols(self, *value: str | list[str]) -> EmbeddingsFinisher:
         """Set the output column names, one per input column.
@@ -125,46 +96,6 @@ class EmbeddingsFinisher(Transformer, HasInputCols, DefaultParamsReadable, Defau
         if self.isDefined(self.outputCols):
             return self.getOrDefault(self.outputCols)  # type: ignore[no-any-return]
         return [f"finished_{c}" for c in self.getInputCols()]
-
-    def setOutputAsVector(self, value: bool) -> EmbeddingsFinisher:
-        """Write ``pyspark.ml`` vectors instead of float arrays.
-
-        Examples
-        --------
-        >>> EmbeddingsFinisher().setOutputAsVector(True).getOutputAsVector()
-        True
-        """
-        return self._set(outputAsVector=value)  # type: ignore[no-any-return]
-
-    def getOutputAsVector(self) -> bool:
-        """Return whether vectors are written.
-
-        Examples
-        --------
-        >>> EmbeddingsFinisher().getOutputAsVector()
-        False
-        """
-        return self.getOrDefault(self.outputAsVector)  # type: ignore[no-any-return]
-
-    def setCleanAnnotations(self, value: bool) -> EmbeddingsFinisher:
-        """Drop every annotation column from the output.
-
-        Examples
-        --------
-        >>> EmbeddingsFinisher().setCleanAnnotations(True).getCleanAnnotations()
-        True
-        """
-        return self._set(cleanAnnotations=value)  # type: ignore[no-any-return]
-
-    def getCleanAnnotations(self) -> bool:
-        """Return whether annotation columns are dropped.
-
-        Examples
-        --------
-        >>> EmbeddingsFinisher().getCleanAnnotations()
-        False
-        """
-        return self.getOrDefault(self.cleanAnnotations)  # type: ignore[no-any-return]
 
     def transformSchema(self, schema: StructType) -> StructType:
         """Check the input columns on the driver and return the output schema.
@@ -216,11 +147,32 @@ class EmbeddingsFinisher(Transformer, HasInputCols, DefaultParamsReadable, Defau
             finished = F.transform(F.col(col), lambda a: a["embeddings"])
         return F.coalesce(finished, F.array().cast(ArrayType(finished_type(self.getOutputAsVector()))))
 
+    def finish_rows(self, values: dict[str, list[Any]], schema: StructType) -> None:
+        """Do this stage's work on in-process column values of ``schema`` (LightPipeline's path).
+
+        Vectors come out as ``collect()`` gives them; dropped columns are removed from ``values``.
+        """
+        as_vector = self.getOutputAsVector()
+        finished = {
+            out: [[finish_vector(a.embeddings, as_vector) for a in row or []] for row in values[col]]
+            for col, out in zip(self.getInputCols(), self.getOutputCols())
+        }
+        for field in schema.fields:
+            if self._dropped(field):
+                values.pop(field.name, None)
+        values.update(finished)
+
     def _transform(self, dataset: DataFrame) -> DataFrame:
         self.transformSchema(dataset.schema)
         new_cols = [self._finish(i).alias(o) for i, o in zip(self.getInputCols(), self.getOutputCols())]
         kept = [F.col(f.name) for f in dataset.schema.fields if not self._dropped(f)]
         return dataset.select(*kept, *new_cols)
+
+
+def finish_vector(vector: Any, as_vector: bool) -> Any:
+    """One embedding as ``collect()`` returns it: a list of floats, or a ``DenseVector``."""
+    floats = np.asarray(vector, dtype=np.float32)
+    return DenseVector(floats.astype(np.float64)) if as_vector else floats.tolist()
 
 
 def finished_type(as_vector: bool) -> VectorUDT | ArrayType:

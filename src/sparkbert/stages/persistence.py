@@ -23,22 +23,21 @@ from typing import Any
 
 from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter, MLReader, MLWriter
 
+from sparkbert._paths import link_leaves, local_path
 from sparkbert.errors import SparkBertError, UnsafeModelError
+from sparkbert.model.directory import MANIFEST_NAME, ModelDirectory
 
 MODEL_SUBDIR = "model"
 
 
 def _local(path: str) -> str:
-    if path.startswith("file://"):
-        return path[len("file://") :]
-    if path.startswith("file:"):
-        return path[len("file:") :]
-    if "://" in path:
+    local = local_path(path)
+    if local is None:
         raise SparkBertError(
             f"Saving or loading a model stage needs a local or mounted path; got {path!r}. "
             "Save to a local folder, then copy it to the distributed filesystem."
         )
-    return path
+    return local
 
 
 def refuse_links_out(folder: str) -> None:
@@ -62,14 +61,11 @@ def refuse_links_out(folder: str) -> None:
     ...
     sparkbert.errors.UnsafeModelError: .../model is a symlink to ..., outside the saved stage ...
     """
-    root = os.path.realpath(folder)
     for current, dirs, files in os.walk(folder):  # symlinked folders are listed, not entered
         for name in [*dirs, *files]:
             path = os.path.join(current, name)
-            if not os.path.islink(path):
-                continue
-            target = os.path.realpath(path)
-            if os.path.commonpath([root, target]) != root:
+            target = link_leaves(path, folder)
+            if target is not None:
                 raise UnsafeModelError(
                     f"{path} is a symlink to {target}, outside the saved stage {folder}; "
                     "a saved stage must hold its own files (copy them in instead of linking)"
@@ -121,8 +117,6 @@ class ModelDirWriter(DefaultParamsWriter):  # type: ignore[misc]
         sparkbert.errors.ModelNotFoundError: No model directory at /nonexistent
         """
         super().saveImpl(path)
-        from sparkbert.model.directory import MANIFEST_NAME, ModelDirectory
-
         source = ModelDirectory.load(self.instance.getModelPath(), verify=False)  # type: ignore[attr-defined]
         target = os.path.join(_local(path), MODEL_SUBDIR)
         os.makedirs(target, exist_ok=True)
@@ -161,17 +155,20 @@ class ModelDirReader(DefaultParamsReader):  # type: ignore[misc,type-arg]
         ...
         sparkbert.errors.ModelNotFoundError: No model directory at .../stage/model
         """
-        from sparkbert.model.directory import ModelDirectory
-
         refuse_links_out(_local(path))
-        instance = super().load(path)
+        session = getattr(self, "sparkSession", None) or self.sc  # pyspark 4 / 3.5
+        metadata = DefaultParamsReader.loadMetadata(path, session)
+        instance: Any = self.cls()
+        instance._resetUid(metadata["uid"])
+        # the saved modelPath names a folder on the writer's machine: never read it
+        DefaultParamsReader.getAndSetParams(instance, metadata, skipParams=["modelPath"])
         directory = ModelDirectory.load(os.path.join(_local(path), MODEL_SUBDIR), verify=True)
         instance._set(modelPath=str(directory.path))
         return instance
 
 
 class ModelDirWritable:
-    """Mixin: ``write()`` returns a :class:`ModelDirWriter`.
+    """Mixin: ``write()`` returns a ``ModelDirWriter``.
 
     Examples
     --------
@@ -193,7 +190,7 @@ class ModelDirWritable:
 
 
 class ModelDirReadable:
-    """Mixin: ``read()`` returns a :class:`ModelDirReader`.
+    """Mixin: ``read()`` returns a ``ModelDirReader``.
 
     Examples
     --------
@@ -289,10 +286,10 @@ def _check_stage(folder: str, root: str) -> None:
 
 
 def load_pipeline(path: str) -> Any:
-    """Load a saved ``PipelineModel`` after :func:`check_saved_pipeline`; use it for folders you did not write.
+    """Load a saved ``PipelineModel`` after ``check_saved_pipeline``; use it for folders you did not write.
 
     Same result as ``PipelineModel.load(path)``; a folder that would make pyspark read
-    outside it or import a foreign class raises :class:`~sparkbert.errors.UnsafeModelError`
+    outside it or import a foreign class raises ``UnsafeModelError``
     instead. Needs a local (or mounted) path.
 
     Examples

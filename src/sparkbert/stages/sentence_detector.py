@@ -9,16 +9,16 @@ input           output
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
-from pyspark import keyword_only
-from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.sql import DataFrame
+from pyspark.ml.param import Param
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from sparkbert.annotation import DOCUMENT, Annotation
-from sparkbert.params import check_range
+from sparkbert.params import boolean, integer, nonblank_string_list, param
 from sparkbert.stages.base import AnnotatorTransformer, BatchAnnotator
 from sparkbert.text.sentences import detect_sentences
 
@@ -84,172 +84,23 @@ class SentenceDetector(AnnotatorTransformer):
     inputAnnotatorTypes = ((DOCUMENT,),)
     outputAnnotatorType = DOCUMENT
 
-    explodeSentences: Param[bool] = Param(
-        Params._dummy(), "explodeSentences", "one row per sentence", TypeConverters.toBoolean
+    paramDefaults: ClassVar[Mapping[str, Any]] = {"inputCols": ["document"], "outputCol": "sentence"}
+
+    explodeSentences: Param[bool] = param("explodeSentences", "one row per sentence", boolean, default=False)
+    maxLength: Param[int] = param(
+        "maxLength", "longest sentence in characters (0: no limit)", integer(0), default=0
     )
-    maxLength: Param[int] = Param(
-        Params._dummy(), "maxLength", "longest sentence in characters (0: no limit)", TypeConverters.toInt
+    minLength: Param[int] = param(
+        "minLength", "shorter sentences are merged into a neighbour", integer(0), default=0
     )
-    minLength: Param[int] = Param(
-        Params._dummy(), "minLength", "shorter sentences are merged into a neighbour", TypeConverters.toInt
+    customBounds: Param[list[str]] = param(
+        "customBounds", "extra strings that end a sentence", nonblank_string_list, default=[]
     )
-    customBounds: Param[list[str]] = Param(
-        Params._dummy(), "customBounds", "extra strings that end a sentence", TypeConverters.toListString
-    )
-    useCustomBoundsOnly: Param[bool] = Param(
-        Params._dummy(), "useCustomBoundsOnly", "split only at customBounds", TypeConverters.toBoolean
+    useCustomBoundsOnly: Param[bool] = param(
+        "useCustomBoundsOnly", "split only at customBounds", boolean, default=False
     )
 
-    @keyword_only
-    def __init__(
-        self,
-        *,
-        inputCols: list[str] | None = None,
-        outputCol: str = "sentence",
-        explodeSentences: bool = False,
-        maxLength: int = 0,
-        minLength: int = 0,
-        customBounds: list[str] | None = None,
-        useCustomBoundsOnly: bool = False,
-    ) -> None:
-        super().__init__()
-        self._setDefault(
-            inputCols=["document"],
-            outputCol="sentence",
-            explodeSentences=False,
-            maxLength=0,
-            minLength=0,
-            customBounds=[],
-            useCustomBoundsOnly=False,
-        )
-        self.setParams(**self._input_kwargs)
-
-    @keyword_only
-    def setParams(
-        self,
-        *,
-        inputCols: list[str] | None = None,
-        outputCol: str = "sentence",
-        explodeSentences: bool = False,
-        maxLength: int = 0,
-        minLength: int = 0,
-        customBounds: list[str] | None = None,
-        useCustomBoundsOnly: bool = False,
-    ) -> SentenceDetector:
-        """Set params by keyword; returns ``self``.
-
-        Examples
-        --------
-        >>> SentenceDetector().setParams(maxLength=200).getMaxLength()
-        200
-        """
-        kwargs = {k: v for k, v in self._input_kwargs.items() if v is not None}
-        for name in ("maxLength", "minLength"):
-            if name in kwargs:
-                check_range(name, kwargs[name], 0)
-        return self._set(**kwargs)  # type: ignore[no-any-return]
-
-    def setExplodeSentences(self, value: bool) -> SentenceDetector:
-        """Emit one row per sentence.
-
-        Examples
-        --------
-        >>> SentenceDetector().setExplodeSentences(True).getExplodeSentences()
-        True
-        """
-        return self._set(explodeSentences=value)  # type: ignore[no-any-return]
-
-    def getExplodeSentences(self) -> bool:
-        """Return whether one row per sentence is emitted.
-
-        Examples
-        --------
-        >>> SentenceDetector().getExplodeSentences()
-        False
-        """
-        return self.getOrDefault(self.explodeSentences)  # type: ignore[no-any-return]
-
-    def setMaxLength(self, value: int) -> SentenceDetector:
-        """Set the longest sentence in characters (0: no limit).
-
-        Examples
-        --------
-        >>> SentenceDetector().setMaxLength(500).getMaxLength()
-        500
-        """
-        return self._set(maxLength=check_range("maxLength", value, 0))  # type: ignore[no-any-return]
-
-    def getMaxLength(self) -> int:
-        """Return the longest sentence in characters (0: no limit).
-
-        Examples
-        --------
-        >>> SentenceDetector().getMaxLength()
-        0
-        """
-        return self.getOrDefault(self.maxLength)  # type: ignore[no-any-return]
-
-    def setMinLength(self, value: int) -> SentenceDetector:
-        """Set the shortest sentence in characters.
-
-        Examples
-        --------
-        >>> SentenceDetector().setMinLength(3).getMinLength()
-        3
-        """
-        return self._set(minLength=check_range("minLength", value, 0))  # type: ignore[no-any-return]
-
-    def getMinLength(self) -> int:
-        """Return the shortest sentence in characters.
-
-        Examples
-        --------
-        >>> SentenceDetector().getMinLength()
-        0
-        """
-        return self.getOrDefault(self.minLength)  # type: ignore[no-any-return]
-
-    def setCustomBounds(self, value: list[str]) -> SentenceDetector:
-        """Set extra strings that end a sentence.
-
-        Examples
-        --------
-        >>> SentenceDetector().setCustomBounds([";"]).getCustomBounds()
-        [';']
-        """
-        return self._set(customBounds=value)  # type: ignore[no-any-return]
-
-    def getCustomBounds(self) -> list[str]:
-        """Return the extra strings that end a sentence.
-
-        Examples
-        --------
-        >>> SentenceDetector().getCustomBounds()
-        []
-        """
-        return self.getOrDefault(self.customBounds)  # type: ignore[no-any-return]
-
-    def setUseCustomBoundsOnly(self, value: bool) -> SentenceDetector:
-        """Split only at ``customBounds``.
-
-        Examples
-        --------
-        >>> SentenceDetector().setUseCustomBoundsOnly(True).getUseCustomBoundsOnly()
-        True
-        """
-        return self._set(useCustomBoundsOnly=value)  # type: ignore[no-any-return]
-
-    def getUseCustomBoundsOnly(self) -> bool:
-        """Return whether only ``customBounds`` split.
-
-        Examples
-        --------
-        >>> SentenceDetector().getUseCustomBoundsOnly()
-        False
-        """
-        return self.getOrDefault(self.useCustomBoundsOnly)  # type: ignore[no-any-return]
-
-    def _annotator(self) -> BatchAnnotator:
+    def _annotator(self, schema: StructType | None, spark: SparkSession | None) -> BatchAnnotator:
         return _DetectSentences(
             max_length=self.getMaxLength() or None,
             min_length=self.getMinLength(),

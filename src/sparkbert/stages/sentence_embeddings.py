@@ -9,12 +9,11 @@ input                                output
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
-from pyspark import keyword_only
-from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.sql import DataFrame
+from pyspark.ml.param import Param
+from pyspark.sql import SparkSession
 from pyspark.sql.types import StructType
 
 from sparkbert.annotation import (
@@ -25,7 +24,7 @@ from sparkbert.annotation import (
     Annotation,
 )
 from sparkbert.errors import SchemaError
-from sparkbert.params import check_choice
+from sparkbert.params import choice, param
 from sparkbert.runtime.sentence_pooling import SENTENCE_POOLING, pool_sentences
 from sparkbert.stages.base import AnnotatorTransformer, BatchAnnotator
 
@@ -62,63 +61,14 @@ class SentenceEmbeddings(AnnotatorTransformer):
     inputAnnotatorTypes = ((DOCUMENT,), (WORD_EMBEDDINGS,))
     outputAnnotatorType = SENTENCE_EMBEDDINGS
 
-    poolingStrategy: Param[str] = Param(
-        Params._dummy(), "poolingStrategy", "AVERAGE or SUM", TypeConverters.toString
+    paramDefaults: ClassVar[Mapping[str, Any]] = {
+        "inputCols": ["sentence", "embeddings"],
+        "outputCol": "sentence_embeddings",
+    }
+
+    poolingStrategy: Param[str] = param(
+        "poolingStrategy", "AVERAGE or SUM", choice(*SENTENCE_POOLING), default="AVERAGE"
     )
-
-    @keyword_only
-    def __init__(
-        self,
-        *,
-        inputCols: list[str] | None = None,
-        outputCol: str = "sentence_embeddings",
-        poolingStrategy: str = "AVERAGE",
-    ) -> None:
-        super().__init__()
-        self._setDefault(
-            inputCols=["sentence", "embeddings"], outputCol="sentence_embeddings", poolingStrategy="AVERAGE"
-        )
-        self.setParams(**self._input_kwargs)
-
-    @keyword_only
-    def setParams(
-        self,
-        *,
-        inputCols: list[str] | None = None,
-        outputCol: str = "sentence_embeddings",
-        poolingStrategy: str = "AVERAGE",
-    ) -> SentenceEmbeddings:
-        """Set params by keyword; returns ``self``.
-
-        Examples
-        --------
-        >>> SentenceEmbeddings().setParams(outputCol="vec").getOutputCol()
-        'vec'
-        """
-        kwargs = {k: v for k, v in self._input_kwargs.items() if v is not None}
-        if "poolingStrategy" in kwargs:
-            check_choice("poolingStrategy", kwargs["poolingStrategy"], SENTENCE_POOLING)
-        return self._set(**kwargs)  # type: ignore[no-any-return]
-
-    def setPoolingStrategy(self, value: str) -> SentenceEmbeddings:
-        """Set ``AVERAGE`` or ``SUM``.
-
-        Examples
-        --------
-        >>> SentenceEmbeddings().setPoolingStrategy("AVERAGE").getPoolingStrategy()
-        'AVERAGE'
-        """
-        return self._set(poolingStrategy=check_choice("poolingStrategy", value, SENTENCE_POOLING))  # type: ignore[no-any-return]
-
-    def getPoolingStrategy(self) -> str:
-        """Return the pooling strategy.
-
-        Examples
-        --------
-        >>> SentenceEmbeddings().getPoolingStrategy()
-        'AVERAGE'
-        """
-        return self.getOrDefault(self.poolingStrategy)  # type: ignore[no-any-return]
 
     def _dimension(self, schema: StructType) -> int:
         column = self.getInputCols()[1]
@@ -153,8 +103,5 @@ class SentenceEmbeddings(AnnotatorTransformer):
     def _output_metadata(self, schema: StructType) -> dict[str, Any]:
         return {ANNOTATOR_TYPE_KEY: SENTENCE_EMBEDDINGS, "dimension": self._dimension(schema)}
 
-    def _annotator_for(self, dataset: DataFrame) -> BatchAnnotator:
-        return _PoolSentences(self.getPoolingStrategy(), self._dimension(dataset.schema))
-
-    def _annotator(self) -> BatchAnnotator:
-        return _PoolSentences(self.getPoolingStrategy(), 0)
+    def _annotator(self, schema: StructType | None, spark: SparkSession | None) -> BatchAnnotator:
+        return _PoolSentences(self.getPoolingStrategy(), self._dimension(schema) if schema is not None else 0)

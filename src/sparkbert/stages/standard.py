@@ -1,0 +1,54 @@
+"""The standard chain of stages, assembled in one place for the CLI, ``sparkbert.embed`` and benchmarks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sparkbert.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_SENTENCE_LENGTH
+from sparkbert.stages.bert_embeddings import BertEmbeddings
+from sparkbert.stages.document_assembler import DocumentAssembler
+from sparkbert.stages.sentence_detector import SentenceDetector
+from sparkbert.stages.sentence_embeddings import SentenceEmbeddings
+from sparkbert.stages.tokenizer import Tokenizer
+
+
+def standard_stages(
+    model_path: str,
+    *,
+    sentence_embeddings: bool = False,
+    pooling: str = "first",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_sentence_length: int = DEFAULT_MAX_SENTENCE_LENGTH,
+    storage_ref: str | None = None,
+    **bert_params: Any,
+) -> list[Any]:
+    """Return DocumentAssembler → SentenceDetector → Tokenizer → BertEmbeddings (→ SentenceEmbeddings).
+
+    Reads column ``text``; writes ``document``, ``sentence``, ``token``, ``embeddings`` (and
+    ``sentence_embeddings``). Extra keywords are BertEmbeddings params (``device``, ...).
+
+    Examples
+    --------
+    >>> [type(s).__name__ for s in standard_stages("/models/m", sentence_embeddings=True)]
+    ['DocumentAssembler', 'SentenceDetector', 'Tokenizer', 'BertEmbeddings', 'SentenceEmbeddings']
+    """
+    stages: list[Any] = [
+        DocumentAssembler(inputCol="text", outputCol="document"),
+        SentenceDetector(inputCols=["document"], outputCol="sentence"),
+        Tokenizer(inputCols=["sentence"], outputCol="token"),
+        BertEmbeddings(
+            inputCols=["sentence", "token"],
+            outputCol="embeddings",
+            modelPath=model_path,
+            poolingStrategy=pooling,
+            batchSize=batch_size,
+            maxSentenceLength=max_sentence_length,
+            storageRef=storage_ref,
+            **bert_params,
+        ),
+    ]
+    if sentence_embeddings:
+        stages.append(
+            SentenceEmbeddings(inputCols=["sentence", "embeddings"], outputCol="sentence_embeddings")
+        )
+    return stages
