@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from sparkbert._version import __version__
 from sparkbert.annotation import Annotation
 from sparkbert.errors import (
     InvalidParamError,
@@ -32,12 +33,11 @@ from sparkbert.errors import (
     UnsupportedStageError,
 )
 
-from sparkbert._version import __version__
-
 # Stages import pyspark; load them on first use so that `import sparkbert.errors`
 # (or the pure text functions) stays light.
 _LAZY = {
     "BertEmbeddings": "sparkbert.stages.bert_embeddings",
+    "BertSentenceEmbeddings": "sparkbert.stages.bert_sentence_embeddings",
     "DocumentAssembler": "sparkbert.stages.document_assembler",
     "EmbeddingsFinisher": "sparkbert.stages.embeddings_finisher",
     "SentenceDetector": "sparkbert.stages.sentence_detector",
@@ -45,13 +45,16 @@ _LAZY = {
     "Tokenizer": "sparkbert.stages.tokenizer",
     "LightPipeline": "sparkbert.light",
     "embed": "sparkbert.quick",
+    "encode": "sparkbert.encoding",
     "load_pipeline": "sparkbert.stages.persistence",
 }
 
 if TYPE_CHECKING:
+    from sparkbert.encoding import encode
     from sparkbert.light import LightPipeline
     from sparkbert.quick import embed
     from sparkbert.stages.bert_embeddings import BertEmbeddings
+    from sparkbert.stages.bert_sentence_embeddings import BertSentenceEmbeddings
     from sparkbert.stages.document_assembler import DocumentAssembler
     from sparkbert.stages.embeddings_finisher import EmbeddingsFinisher
     from sparkbert.stages.persistence import load_pipeline
@@ -76,6 +79,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "Annotation",
     "BertEmbeddings",
+    "BertSentenceEmbeddings",
     "DocumentAssembler",
     "EmbeddingsFinisher",
     "InvalidParamError",
@@ -93,5 +97,6 @@ __all__ = [
     "UnsupportedStageError",
     "__version__",
     "embed",
+    "encode",
     "load_pipeline",
 ]
