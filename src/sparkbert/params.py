@@ -35,10 +35,10 @@ sparkbert.errors.InvalidParamError: Invalid value for param 'batchSize': 0. Vali
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+import regex as regex_module
 from pyspark.ml.param import Param, Params
 
 from sparkbert.errors import InvalidParamError
@@ -133,8 +133,8 @@ def regex(name: str, value: Any) -> str:
     """Converter for a string that compiles as a regular expression."""
     pattern = string(name, value)
     try:
-        re.compile(pattern)
-    except re.error as e:
+        regex_module.compile(pattern, regex_module.V1)  # the dialect the Tokenizer splits with
+    except (regex_module.error, TypeError) as e:
         raise InvalidParamError.for_param(name, pattern, f"a valid regular expression ({e})") from e
     return pattern
 

@@ -228,33 +228,16 @@ class Embedder:
             lo, hi = token_piece_ranges(spans, enc.starts, enc.ends)
             pooled = pool(vecs, lo, hi, self.config.pooling)
             s_key = _sentence_key(sentence, job.sentence)
-            for k, t_idx in enumerate(job.tokens):
-                word_start = bool(hi[k] > lo[k]) and enc.starts[lo[k]] >= spans[k, 0]
-                out[job.row][t_idx] = _annotation(
-                    toks[k], s_key, enc, int(lo[k]), int(hi[k]), pooled[k], res.unk, word_start
-                )
+            row_out = out[job.row]
+            for k, (t_idx, meta) in enumerate(zip(job.tokens, _piece_metadata(enc, spans, lo, hi, res.unk))):
+                tok = toks[k]
+                meta = {"sentence": s_key, "token": tok.result, **meta}
+                row_out[t_idx] = Annotation(WORD_EMBEDDINGS, tok.begin, tok.end, tok.result, meta, pooled[k])
         zero = np.zeros(res.hidden_size, dtype=np.float32)
-        result: list[list[Annotation]] = []
-        for r, row in enumerate(out):
-            tokens = token_rows[r] or []
-            result.append(
-                [
-                    a
-                    if a is not None
-                    else _annotation(
-                        tokens[i],
-                        tokens[i].metadata.get("sentence", ""),
-                        PieceEncoding.empty(),
-                        0,
-                        0,
-                        zero,
-                        res.unk,
-                        False,
-                    )
-                    for i, a in enumerate(row)
-                ]
-            )
-        return result
+        return [
+            [a if a is not None else _no_pieces(tok, zero) for a, tok in zip(row, token_rows[r] or [])]
+            for r, row in enumerate(out)
+        ]
 
     def _piece_vectors(self, res: ModelResources, encodings: Sequence[PieceEncoding]) -> list[np.ndarray]:
         """Run every sentence (window by window) and return an ``(n_pieces, hidden)`` array each."""
@@ -290,24 +273,40 @@ class Embedder:
         return out
 
 
-def _annotation(
-    token: Annotation,
-    sentence: str,
-    enc: PieceEncoding,
-    lo: int,
-    hi: int,
-    vector: np.ndarray,
-    unk: int,
-    starts_inside: bool,
-) -> Annotation:
-    """Build one output annotation; ``starts_inside``: the first piece begins within the token."""
+_BOOL = ("false", "true")
+
+
+def _piece_metadata(
+    enc: PieceEncoding, spans: np.ndarray, lo: np.ndarray, hi: np.ndarray, unk: int
+) -> list[dict[str, str]]:
+    """``pieceId``, ``isWordStart``, ``isOOV``, ``noPieces`` of each token, computed for all at once.
+
+    A token is a word start when its first piece begins inside it and is not a ``##``
+    continuation; it is OOV when every one of its pieces is ``[UNK]``.
+    """
     has = hi > lo
+    if not len(enc):
+        return [{"pieceId": "-1", "isWordStart": "false", "isOOV": "false", "noPieces": "true"}] * len(lo)
+    first = np.minimum(lo, len(enc) - 1)
+    unk_before = np.concatenate([[0], np.cumsum(enc.ids == unk)])
+    oov = has & ((unk_before[hi] - unk_before[lo]) == (hi - lo))
+    continuation = np.fromiter((t.startswith("##") for t in enc.tokens), dtype=bool, count=len(enc))
+    word_start = has & (enc.starts[first] >= spans[:, 0]) & ~continuation[first]
+    piece_id = np.where(has, enc.ids[first], -1)
+    return [
+        {"pieceId": str(p), "isWordStart": _BOOL[w], "isOOV": _BOOL[o], "noPieces": _BOOL[not h]}
+        for p, w, o, h in zip(piece_id.tolist(), word_start.tolist(), oov.tolist(), has.tolist())
+    ]
+
+
+def _no_pieces(token: Annotation, zero: np.ndarray) -> Annotation:
+    """The annotation of a token outside every sentence, or without word pieces: a zero vector."""
     metadata = {
-        "sentence": sentence,
+        "sentence": token.metadata.get("sentence", ""),
         "token": token.result,
-        "pieceId": str(int(enc.ids[lo])) if has else "-1",
-        "isWordStart": str(has and starts_inside and not enc.tokens[lo].startswith("##")).lower(),
-        "isOOV": str(has and bool(np.all(enc.ids[lo:hi] == unk))).lower(),
-        "noPieces": str(not has).lower(),
+        "pieceId": "-1",
+        "isWordStart": "false",
+        "isOOV": "false",
+        "noPieces": "true",
     }
-    return Annotation(WORD_EMBEDDINGS, token.begin, token.end, token.result, metadata, vector)
+    return Annotation(WORD_EMBEDDINGS, token.begin, token.end, token.result, metadata, zero)
