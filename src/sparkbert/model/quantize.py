@@ -1,28 +1,34 @@
-"""Dynamic int8 quantization of a model directory, with ONNX Runtime's quantizer.
+"""int8 quantization of a model directory: ONNX Runtime's dynamic quantizer after three graph rewrites.
 
-Weights become int8 (per output channel); activations are quantized on the fly, per batch.
-On the fused graph ONNX Runtime turns ``Attention`` into ``QAttention`` and each dense
-``MatMul`` into ``DynamicQuantizeMatMul``; LayerNorms, GELU and Softmax stay in float32.
+Weights become int8 (per output channel); activations are quantized on the fly, one scale
+per tensor per batch. ONNX Runtime runs ``Attention`` as ``QAttention`` and each dense
+``MatMul`` as ``DynamicQuantizeMatMul`` (VNNI/AMX kernels where the CPU has them);
+LayerNorms, GELU and Softmax stay float32. Before quantizing, :mod:`sparkbert.model.int8_graph`
+rewrites the fp32 graph, exactly in float arithmetic:
 
-The defaults were measured on all-MiniLM-L6-v2 against its fp32 graph, over 600 UD
-sentences in 12 languages (mean / minimum per-token cosine):
+* SmoothQuant (α 0.5) on the inputs of the attention and FFN-up GEMMs, with per-channel
+  ranges calibrated on the model's own activations (random word pieces of its vocabulary);
+* the two widest intermediate channels of every FFN moved to a small float32 side path,
+  so the down projection's input has no outlier channel left;
+* ``SkipLayerNormalization`` as ``Sum`` + ``LayerNormalization`` (4 × cheaper on CPU).
 
-================================================  ===============  ==================
-setting                                           cosine           time vs fp32 (1T)
-================================================  ===============  ==================
-everything int8, per channel, reduce_range        0.980 / 0.866    0.67
-per tensor (no per_channel)                       0.74 / 0.33      0.68
-**FFN down projections kept fp32** (default)      0.991 / 0.946    0.79
-... and attention kept fp32 too                   0.993 / 0.939    0.82
-... and FFN up projections kept fp32 too          0.998 / 0.989    0.86
-================================================  ===============  ==================
+Measured on one run (``benchmarks/int8.py``, 1 thread, batches of 8, a 2-vCPU machine with
+AVX-512 VNNI, onnxruntime 1.32) against the converter's fp32 graph; cosine is per word
+piece against fp32 over 50 UD sentences of each of the 12 languages (mean / minimum):
 
-Activations are quantized per tensor, per batch, and the GELU output feeding the FFN
-down projection has outlier channels, hence the default. ``reduce_range`` (7-bit weights)
-avoids the u8×s8 saturation of AVX2 kernels without VNNI and measured better. The
-embedding tables stay float32 by default: quantizing them (``QEmbedLayerNormalization``)
-also quantizes the LayerNorm's gamma and beta to uint8, costing about 0.002 of cosine for
-no speed (a lookup is not a GEMM); it only saves disk.
+==================================================  ===============  ==============
+all-MiniLM-L6-v2                                    cosine           speed vs fp32
+==================================================  ===============  ==============
+every GEMM int8, no rewrite (``quantize_dynamic``)  0.980 / 0.883    2.2 ×
+FFN down projections kept fp32 (the old default)    0.992 / 0.944    1.6 ×
+**every GEMM int8 + the three rewrites** (default)  0.995 / 0.961    2.4–2.5 ×
+==================================================  ===============  ==============
+
+Per tensor weights (``per_channel=False``) cost far more fidelity (0.74 mean) for no
+speed. ``reduce_range`` (7-bit weights) avoids the u8×s8 saturation of AVX2 kernels
+without VNNI. The embedding tables stay float32 by default: quantizing them
+(``QEmbedLayerNormalization``) also quantizes the LayerNorm's gamma and beta to uint8,
+costing about 0.002 of cosine for no speed (a lookup is not a GEMM); it only saves disk.
 
 Examples
 --------
@@ -40,6 +46,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +74,32 @@ ROLES = {
     "ffn_up": r"encoder\.layer\.\d+\.intermediate\.dense",
     "ffn_down": r"encoder\.layer\.\d+\.output\.dense",
 }
-#: Roles kept in float32 by default (see the module docstring for the measurements).
-DEFAULT_KEEP_FP32 = ("ffn_down",)
+#: Roles kept in float32 by default: none (see the module docstring for the measurements).
+DEFAULT_KEEP_FP32: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Int8Recipe:
+    """How :func:`quantize_int8_recipe` quantizes; the defaults are :func:`quantize_int8`'s.
+
+    Examples
+    --------
+    >>> Int8Recipe(keep_fp32=("ffn_down",)).outlier_channels
+    2
+    """
+
+    per_channel: bool = True
+    reduce_range: bool = True
+    quantize_embeddings: bool = False
+    keep_fp32: tuple[str, ...] = DEFAULT_KEEP_FP32
+    #: GEMM roles whose input is smoothed (SmoothQuant); roles in ``keep_fp32`` are skipped.
+    smooth: tuple[str, ...] = ("attention", "ffn_up")
+    alpha: float = 0.5
+    #: Widest FFN intermediate channels computed in float32 per layer (0: none).
+    outlier_channels: int = 2
+    #: ``SkipLayerNormalization`` as ``Sum`` + ``LayerNormalization``.
+    unfuse_layer_norm: bool = True
+    calibration_sequences: int = 64
 
 
 def quantize_int8(
@@ -94,9 +125,9 @@ def quantize_int8(
         7-bit weights; ``QAttention`` always uses them.
     quantize_embeddings : bool, default False
         Also quantize the embedding tables (smaller file, lower fidelity).
-    keep_fp32 : iterable of str, default ("ffn_down",)
+    keep_fp32 : iterable of str, default ()
         GEMM roles left in float32: any of ``"attention"``, ``"attention_output"``,
-        ``"ffn_up"``, ``"ffn_down"``.
+        ``"ffn_up"``, ``"ffn_down"`` (slower; the rewrites already keep fidelity).
 
     Returns
     -------
@@ -115,43 +146,76 @@ def quantize_int8(
     >>> list(inspect.signature(quantize_int8).parameters)[:2]
     ['src', 'out']
     """
+    keep = tuple(sorted(set(keep_fp32)))
+    for role in keep:
+        if role not in ROLES:
+            raise InvalidParamError.for_param("keep_fp32", role, list(ROLES))
+    recipe = Int8Recipe(
+        per_channel=per_channel,
+        reduce_range=reduce_range,
+        quantize_embeddings=quantize_embeddings,
+        keep_fp32=keep,
+    )
+    return quantize_int8_recipe(src, out, recipe)
+
+
+def quantize_int8_recipe(
+    src: ModelDirectory, out: str | os.PathLike[str], recipe: Int8Recipe
+) -> ModelDirectory:
+    """:func:`quantize_int8` with every setting of the recipe open (for measurements).
+
+    Examples
+    --------
+    >>> quantize_int8_recipe(None, "/tmp/out", Int8Recipe())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    sparkbert.errors.InvalidParamError: Invalid value for param 'src': None. Valid values: a ModelDirectory ...
+    """
     if not isinstance(src, ModelDirectory):
         raise InvalidParamError.for_param("src", src, "a ModelDirectory (see ModelDirectory.load)")
     if src.precision != "fp32":
         raise InvalidParamError.for_param("src.precision", src.precision, ["fp32"])
-    keep = sorted(set(keep_fp32))
-    for role in keep:
+    for role in recipe.keep_fp32:
         if role not in ROLES:
             raise InvalidParamError.for_param("keep_fp32", role, list(ROLES))
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     op_types = ["MatMul", "Attention"] + (
-        ["EmbedLayerNormalization", "Gather"] if quantize_embeddings else []
+        ["EmbedLayerNormalization", "Gather"] if recipe.quantize_embeddings else []
     )
     settings = {
         "method": "onnxruntime.quantization.quantize_dynamic",
         "weight_type": "int8",
-        "per_channel": per_channel,
-        "reduce_range": reduce_range,
+        "per_channel": recipe.per_channel,
+        "reduce_range": recipe.reduce_range,
         "op_types": op_types,
-        "keep_fp32": keep,
+        "keep_fp32": list(recipe.keep_fp32),
+        "smooth": [r for r in recipe.smooth if r not in recipe.keep_fp32],
+        "smooth_alpha": recipe.alpha,
+        "fp32_outlier_channels": 0 if "ffn_down" in recipe.keep_fp32 else recipe.outlier_channels,
+        "unfuse_layer_norm": recipe.unfuse_layer_norm,
+        "calibration": f"{recipe.calibration_sequences} sequences of random word pieces, seed 0",
         "from_identity": src.identity,
     }
-
-    pattern = re.compile("|".join(f"(?:{ROLES[role]})" for role in keep)) if keep else None
-    graph = onnx.load(str(src.onnx_path), load_external_data=False).graph
-    excluded = [n.name for n in graph.node if pattern is not None and pattern.fullmatch(n.name)]
 
     def populate(staging: Path) -> Mapping[str, Any]:
         scratch = Path(tempfile.mkdtemp(prefix=".quantize-", dir=staging.parent))
         try:
+            model = onnx.load(str(src.onnx_path))
+            side = _rewrite(model, src, recipe, settings)
+            pattern = re.compile("|".join(f"(?:{ROLES[role]})" for role in recipe.keep_fp32) or "(?!)")
+            excluded = side + [n.name for n in model.graph.node if pattern.fullmatch(n.name)]
+            onnx.save(
+                model, str(scratch / "fp32.onnx"), save_as_external_data=True, location="fp32.onnx.data"
+            )
+            del model
             quantize_dynamic(
-                src.onnx_path,
+                scratch / "fp32.onnx",
                 scratch / ONNX_NAME,
                 op_types_to_quantize=op_types,
-                per_channel=per_channel,
-                reduce_range=reduce_range,
+                per_channel=recipe.per_channel,
+                reduce_range=recipe.reduce_range,
                 weight_type=QuantType.QInt8,
                 nodes_to_exclude=excluded,
                 # onnx shape inference cannot type the outputs of contrib ops: they are float
@@ -174,4 +238,32 @@ def quantize_int8(
     return write_model_directory(out, populate)
 
 
-__all__ = ["quantize_int8"]
+def _rewrite(model: Any, src: ModelDirectory, recipe: Int8Recipe, settings: dict[str, Any]) -> list[str]:
+    """Apply the recipe's graph rewrites to the fp32 ``model`` in place; return float32 side GEMMs."""
+    from sparkbert.model import int8_graph
+    from sparkbert.runtime.tokenization import load_tokenizer, special_ids
+
+    smooth = [r for r in recipe.smooth if r not in recipe.keep_fp32]
+    channels = settings["fp32_outlier_channels"]
+    side: list[str] = []
+    if smooth or channels:
+        layers = int8_graph.layer_gemms(model).values()
+        tensors = [layer[r].input[0] for layer in layers for r in {*smooth, "ffn_down"}]
+        tokenizer = load_tokenizer(src.tokenizer_path)
+        ids = special_ids(tokenizer)
+        batches = int8_graph.calibration_batches(
+            tokenizer.get_vocab_size(),
+            {"cls": ids.cls, "sep": ids.sep, "pad": ids.pad},
+            sequences=recipe.calibration_sequences,
+        )
+        ranges = int8_graph.channel_ranges(model, batches, tensors)
+        if smooth:
+            int8_graph.smooth(model, ranges, smooth, alpha=recipe.alpha)
+        if channels:
+            side = int8_graph.split_outlier_channels(model, ranges, channels)
+    if recipe.unfuse_layer_norm:
+        int8_graph.unfuse_skip_layer_norm(model)
+    return side
+
+
+__all__ = ["DEFAULT_KEEP_FP32", "Int8Recipe", "quantize_int8", "quantize_int8_recipe"]
