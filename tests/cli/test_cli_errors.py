@@ -113,7 +113,14 @@ def test_convert_then_info(tiny_checkpoint: tuple[Path, object], tmp_path: Path)
         "fp32",
     )
     assert facts["cased"] is True and Path(facts["source"]).resolve() == checkpoint.resolve()
-    assert set(facts["files"]) == {"config.json", "model.onnx", "model.onnx.data", "tokenizer.json"}
+    # sentence_head.safetensors: the checkpoint's pooler, kept for sentence vectors
+    assert set(facts["files"]) == {
+        "config.json",
+        "model.onnx",
+        "model.onnx.data",
+        "tokenizer.json",
+        "sentence_head.safetensors",
+    }
     assert facts["size_bytes"] == sum(p.stat().st_size for p in (tmp_path / "fp32").iterdir())
     text = run_cli("info", "fp32", cwd=tmp_path).stdout
     assert "precision:         fp32" in text and "cased:             yes" in text

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sparkbert.cli._errors import CommandError, UsageError
 from sparkbert.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_SENTENCE_LENGTH
@@ -206,28 +206,19 @@ def build_pipeline(
     """
     from pyspark.ml import Pipeline
 
-    from sparkbert import BertEmbeddings, DocumentAssembler, SentenceDetector, SentenceEmbeddings, Tokenizer
+    from sparkbert.stages.standard import standard_stages
 
-    stages: list[Any] = [
-        DocumentAssembler(inputCol="text", outputCol="document"),
-        SentenceDetector(inputCols=["document"], outputCol="sentence"),
-        Tokenizer(inputCols=["sentence"], outputCol="token"),
-        BertEmbeddings(
-            inputCols=["sentence", "token"],
-            outputCol="embeddings",
-            modelPath=model_path,
-            poolingStrategy=pooling,
-            batchSize=batch_size,
-            maxSentenceLength=max_sentence_length,
-            storageRef=storage_ref,
+    return Pipeline(
+        stages=standard_stages(
+            model_path,
+            sentence_embeddings=sentence_embeddings,
+            pooling=pooling,
+            batch_size=batch_size,
+            max_sentence_length=max_sentence_length,
+            storage_ref=storage_ref,
             device=device,
-        ),
-    ]
-    if sentence_embeddings:
-        stages.append(
-            SentenceEmbeddings(inputCols=["sentence", "embeddings"], outputCol="sentence_embeddings")
         )
-    return Pipeline(stages=stages)
+    )
 
 
 def _each(column: str, field: str, element: str) -> Column:
