@@ -39,6 +39,26 @@ def sentences(n: int) -> list[str]:
     return [base[i % len(base)] for i in range(n)]
 
 
+#: Languages written without spaces between sentences.
+_NO_SPACE = ("ja", "zh")
+
+
+def paragraphs(per_paragraph: int = 10) -> list[str]:
+    """The UD sentences joined into paragraphs of ``per_paragraph`` sentences, one language each.
+
+    Long rows: many of their sentences together exceed 128 pieces only as paragraphs, and
+    the SentenceDetector, windows and batching see realistic multi-sentence documents.
+    """
+    out = []
+    for lang in UD_LANGS:
+        name = f"{lang}_gsd.first400.jsonl" if lang == "ja" else f"{lang}_pud.first400.jsonl"
+        with open(UD / name, encoding="utf-8") as f:
+            texts = [json.loads(line)["text"] for line in f]
+        joiner = "" if lang in _NO_SPACE else " "
+        out += [joiner.join(texts[i : i + per_paragraph]) for i in range(0, len(texts), per_paragraph)]
+    return out
+
+
 def piece_counts(texts: Iterable[str], tokenizer_json: Path) -> list[int]:
     """Word pieces per text under the model's tokenizer (the benchmark's token unit)."""
     from sparkbert.runtime.tokenization import encode, load_tokenizer
@@ -76,8 +96,35 @@ def start_spark(master: str, conf: dict[str, str] | None = None) -> Any:
     return spark
 
 
+#: CPU flags that decide which GEMM kernels ONNX Runtime uses (int8 above all).
+KERNEL_FLAGS = (
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512_vnni",
+    "avx_vnni",
+    "avx512_bf16",
+    "amx_int8",
+    "amx_bf16",
+)
+
+
+def cpu_flags() -> list[str]:
+    """The :data:`KERNEL_FLAGS` this CPU has (from ``/proc/cpuinfo``; empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    have = set(line.split(":", 1)[1].split())
+                    return [flag for flag in KERNEL_FLAGS if flag in have]
+    except OSError:
+        pass
+    return []
+
+
 def machine() -> dict[str, Any]:
-    """What the numbers were measured on."""
+    """What the numbers were measured on, CPU flags included."""
     import platform
 
     import psutil
@@ -97,6 +144,7 @@ def machine() -> dict[str, Any]:
                     break
     except OSError:
         pass
+    info["cpu_flags"] = cpu_flags()
     for mod in ("pyspark", "onnxruntime", "tokenizers", "torch", "transformers", "numpy", "pyarrow"):
         try:
             info[mod] = __import__(mod).__version__

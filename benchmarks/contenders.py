@@ -5,7 +5,8 @@ name                   what runs
 =====================  ==========================================================================
 ``sparkbert``          DocumentAssembler → SentenceDetector → Tokenizer → BertEmbeddings (fp32 or
                        int8 model directory), Spark ``local[*]``, forced by a ``noop`` write of
-                       the embeddings column
+                       the embeddings column; set through the stages' public params only;
+                       ``text_stages_only``: the first three stages, forcing the token column
 ``ceiling``            raw ONNX Runtime in one process, all cores, on the same sentences' word
                        pieces (windows as sparkbert cuts them), globally length-sorted batches
                        padded to their own longest row; no Spark
@@ -15,6 +16,8 @@ name                   what runs
 ``transformers``       Hugging Face ``BertModel`` (PyTorch CPU) in a pandas UDF, tokenizer padding
                        to the longest row of each 64-row batch, ``max_length=128``; returns each
                        row's unpadded vectors
+``encode_batch``       Hugging Face ``tokenizers`` ``encode_batch`` of every row, one process, its
+                       own threads (the host path's floor; ``cpu_s`` is the process's CPU time)
 =====================  ==========================================================================
 
 Every contender reads the same sentence file and reports wall time from the first row to
@@ -65,33 +68,24 @@ def _force(df: Any, column: str) -> None:
 
 # ---- Spark contenders -------------------------------------------------------------------------
 def _sparkbert_pipeline(spec: dict[str, Any]) -> Any:
+    """The library's standard stages, set through public params only (unset: the library's default)."""
     from pyspark.ml import PipelineModel
 
-    from benchmarks.patches import BenchBertEmbeddings
-    from sparkbert import DocumentAssembler, SentenceDetector, Tokenizer
+    from sparkbert.stages.standard import standard_stages
 
-    params: dict[str, Any] = {"modelPath": spec["model_dir"], "device": "cpu"}
+    params: dict[str, Any] = {"device": "cpu"}
     for key, param in (
-        ("batch_size", "batchSize"),
+        ("batch_size", "batch_size"),
+        ("max_sentence_length", "max_sentence_length"),
         ("token_budget", "maxTokensPerBatch"),
         ("intra_op_threads", "intraOpThreads"),
         ("share_weights", "shareWeights"),
     ):
-        if spec.get(key) is not None:  # else the library's default
+        if spec.get(key) is not None:
             params[param] = spec[key]
-    emb = BenchBertEmbeddings(**params).setInputCols("sentence", "token").setOutputCol("embeddings")
-    emb.allow_spinning = bool(spec.get("allow_spinning", False))
-    emb.session_extra = dict(spec.get("session_extra", {}))
-    if spec.get("chunk_rows"):
-        emb.chunkRows = int(spec["chunk_rows"])
-    return PipelineModel(
-        stages=[
-            DocumentAssembler().setInputCol("text").setOutputCol("document"),
-            SentenceDetector().setInputCols("document").setOutputCol("sentence"),
-            Tokenizer().setInputCols("sentence").setOutputCol("token"),
-            emb,
-        ]
-    )
+    if spec.get("text_stages_only"):  # DocumentAssembler -> SentenceDetector -> Tokenizer
+        return PipelineModel(stages=standard_stages(spec["model_dir"], **params)[:3])
+    return PipelineModel(stages=standard_stages(spec["model_dir"], **params))
 
 
 def _transform(pipeline: Any, df: Any, spec: dict[str, Any]) -> Any:
@@ -148,12 +142,12 @@ def _predict_batch_udf_column(spec: dict[str, Any]) -> Any:
 
 
 def _transformers_column(spec: dict[str, Any]) -> Any:
-    from pyspark.sql.functions import pandas_udf
+    from pyspark.sql.functions import pandas_udf  # type: ignore[attr-defined]
     from pyspark.sql.types import ArrayType, FloatType
 
     checkpoint = spec["checkpoint"]
 
-    @pandas_udf(ArrayType(FloatType()))  # type: ignore[call-overload]
+    @pandas_udf(ArrayType(FloatType()))  # type: ignore[call-overload, untyped-decorator]
     def embed(texts: pd.Series) -> pd.Series:
         import torch
 
@@ -189,7 +183,7 @@ def _hf_model(checkpoint: str) -> Any:
 
         _HF[checkpoint] = (
             AutoTokenizer.from_pretrained(checkpoint),
-            BertModel.from_pretrained(checkpoint).eval(),
+            BertModel.from_pretrained(checkpoint).eval(),  # type: ignore[no-untyped-call]
         )
     return _HF[checkpoint]
 
@@ -212,7 +206,14 @@ def run_spark(spec: dict[str, Any]) -> dict[str, Any]:
     warm_texts = texts[: max(spec.get("warmup_rows", 16), 2 * cores)]
     warm = spark.createDataFrame(list(enumerate(warm_texts)), "id long, text string").repartition(cores)
 
-    if kind == "sparkbert":
+    if kind == "sparkbert" and spec.get("text_stages_only"):
+        pipeline = _sparkbert_pipeline(spec)
+        t = now()
+        rows = _transform(pipeline, warm, spec).select("token").collect()
+        assert len(rows) == len(warm_texts)
+        result["model_load_s"] = round(now() - t, 2)
+        out, column = _transform(pipeline, df, spec), "token"
+    elif kind == "sparkbert":
         pipeline = _sparkbert_pipeline(spec)
         result["batch_size"] = pipeline.stages[-1].getBatchSize()
         dim = json.loads((Path(spec["model_dir"]) / "manifest.json").read_text())["hidden_size"]
@@ -324,10 +325,36 @@ def run_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+# ---- the tokenizer alone ----------------------------------------------------------------------
+def run_encode_batch(spec: dict[str, Any]) -> dict[str, Any]:
+    """Hugging Face ``tokenizers`` ``encode_batch`` on the same rows, in one process: the host floor."""
+    from tokenizers import Tokenizer
+
+    texts = _texts(spec)
+    t = now()
+    tok = Tokenizer.from_file(str(Path(spec["model_dir"]) / "tokenizer.json"))
+    tok.no_padding()
+    tok.no_truncation()
+    load = now() - t
+    tok.encode_batch(texts[:64])  # warm-up
+    c, t = time.process_time(), now()
+    encodings = tok.encode_batch(texts, add_special_tokens=False)
+    elapsed, cpu = now() - t, time.process_time() - c
+    return {
+        "elapsed_s": round(elapsed, 3),
+        "cpu_s": round(cpu, 3),
+        "model_load_s": round(load, 2),
+        "pieces_encoded": sum(len(e.ids) for e in encodings),
+    }
+
+
+RUNNERS = {"ceiling": run_ceiling, "encode_batch": run_encode_batch}
+
+
 def main(argv: list[str]) -> None:
     spec = json.loads(Path(argv[0]).read_text())
     started = time.time()
-    result = run_ceiling(spec) if spec["contender"] == "ceiling" else run_spark(spec)
+    result = RUNNERS.get(spec["contender"], run_spark)(spec)
     result["process_wall_s"] = round(time.time() - started, 2)
     Path(argv[1]).write_text(json.dumps(result, indent=2) + "\n")
 

