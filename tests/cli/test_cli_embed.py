@@ -195,9 +195,3 @@ def test_one_gzipped_file_runs_on_every_slot_with_progress_lines(
     assert progress, result.stderr
     done = [(int(r.replace(",", "")), int(t.replace(",", ""))) for r, t in progress]
     assert done == sorted(done) and all(r <= 40 and t <= int(stats["tokens"]) for r, t in done)
-
-    quiet = run_cli(
-        "embed", "--input", "in.txt.gz", "--output", "out2", "--model", str(tiny_model_dir),
-        "--master", "local[2]", "--progress-interval", "0.2", "-q", *FAST_JVM, cwd=tmp_path,
-    )  # fmt: skip
-    assert quiet.returncode == 0 and "rows/s" not in quiet.stderr, quiet.stderr
