@@ -25,20 +25,24 @@ from sparkbert.settings import sparkbert_home
 
 
 def offline_reason(local_files_only: bool = False) -> str:
-    """Say which switch turned the network off (``HF_HUB_OFFLINE``, ``SPARKBERT_OFFLINE``, ``local_files_only``).
+    """Say which switch turned the network off (``local_files_only``, ``HF_HUB_OFFLINE``, ``SPARKBERT_OFFLINE``).
 
     Examples
     --------
-    >>> offline_reason(local_files_only=True).startswith("local_files_only=True")
-    True
+    >>> offline_reason(local_files_only=True)  # with neither variable set
+    'local_files_only=True; HF_HUB_OFFLINE=1 keeps every process off the network the same way'
     """
     on = [
-        f"{name}={os.environ[name]}" for name in ("HF_HUB_OFFLINE", "SPARKBERT_OFFLINE") if name in os.environ
+        f"{name}={os.environ[name]}"
+        for name in ("HF_HUB_OFFLINE", "SPARKBERT_OFFLINE")
+        if os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
     ]
     if local_files_only:
         on.insert(0, "local_files_only=True")
     said = ", ".join(on) if on else "offline mode is on"
-    return f"{said}; HF_HUB_OFFLINE=1 (or SPARKBERT_OFFLINE=1) keeps every sparkbert process off the network"
+    if not any(item.startswith("HF_HUB_OFFLINE") for item in on):
+        said += "; HF_HUB_OFFLINE=1 keeps every process off the network the same way"
+    return said
 
 
 def offline_error(
