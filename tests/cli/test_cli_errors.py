@@ -174,6 +174,6 @@ def test_subcommand_help_shows_defaults(tmp_path: Path) -> None:
         "128",
         "10.0",
     ):
-        assert f"(default: {default})" in " ".join(embed.split()), default
+        assert f"default: {default}" in " ".join(embed.split()), default
     download = " ".join(run_cli("download", "--help", cwd=tmp_path).stdout.split())
     assert "NAME_OR_REPO" in download and "(default: fp32)" in download
