@@ -107,3 +107,13 @@ def test_unsupported_chains_fail_naming_the_module(
     (folder / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
     with pytest.raises((InvalidParamError, UnsafeModelError), match=match):
         convert_checkpoint(folder, tmp_path / "out")
+
+
+def test_a_dense_layer_refuses_layers_of_another_width(
+    labse_like: tuple[Path, object], tmp_path: Path
+) -> None:
+    directory = convert_checkpoint(labse_like[0], tmp_path / "model")
+    stage = BertSentenceEmbeddings(modelPath=str(directory.path), layers=[-1, -2], layerPooling="concat")
+    with pytest.raises(InvalidParamError, match=r"'layers'.*Dense layer takes"):
+        stage.getDimension()
+    assert stage.setLayerPooling("mean").getDimension() == 16

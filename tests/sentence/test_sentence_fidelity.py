@@ -172,3 +172,21 @@ def test_encode_rows_follow_texts_and_refuse_none(minilm_dir: Path) -> None:
     assert encode([], model=str(minilm_dir)).shape == (0, 384)
     with pytest.raises(TypeError, match=r"texts\[1\] is None"):
         encode(["ok", None], model=str(minilm_dir))  # type: ignore[list-item]
+
+
+@pytest.mark.reference
+def test_chosen_layers_feed_the_sentence_pooling(random_bert: tuple[Path, Any]) -> None:
+    from pyspark.ml import PipelineModel
+
+    from sparkbert import BertSentenceEmbeddings, DocumentAssembler, LightPipeline
+
+    model_dir, model = random_bert
+    texts = ud_sentences(1)[:4]
+    _, _, outputs = _reference_outputs(model, model_dir, texts)
+    stage = BertSentenceEmbeddings(modelPath=str(model_dir), poolingStrategy="mean", layers=[-2, 0])
+    light = LightPipeline(PipelineModel(stages=[DocumentAssembler(), stage.setInputCols("document")]))
+    for text, out, result in zip(texts, outputs, light.fullAnnotate(texts)):
+        expected = ((out.hidden_states[-2][0] + out.hidden_states[0][0]) / 2).numpy().mean(0)
+        [vector] = result["sentence_embeddings"]
+        assert float(np.abs(vector.embeddings - expected).max()) <= TOLERANCE, text
+    assert stage.setLayerPooling("concat").getDimension() == 64

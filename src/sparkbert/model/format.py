@@ -63,6 +63,9 @@ INT_FIELDS = (
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 #: The graph output every model directory has.
 OUTPUT_NAME = "last_hidden_state"
+#: Name of hidden state ``i`` inside the graph (0: the embedding output, ``i``: after layer ``i``);
+#: not a graph output, the runtime exports the ones asked for. In an fp32 graph the last is OUTPUT_NAME.
+HIDDEN_STATE_NAME = "hidden_states.{}"
 
 
 def check_manifest(manifest: object, where: Path | str) -> None:

@@ -50,6 +50,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from sparkbert.errors import InvalidParamError
 from sparkbert.model.checkpoint import BertSpec
+from sparkbert.model.format import HIDDEN_STATE_NAME, INPUT_NAMES, OUTPUT_NAME
 
 #: Tensors at least this large start on a 64 KiB boundary, so ONNX Runtime can mmap them.
 ALIGN_THRESHOLD = 1 << 20
@@ -57,12 +58,6 @@ ALIGNMENT = 1 << 16
 _SMALL_ALIGNMENT = 64
 OPSET = 17
 MS_DOMAIN = "com.microsoft"
-INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
-OUTPUT_NAME = "last_hidden_state"
-#: Name of hidden state ``i`` inside the graph (0: the embedding output, ``i``: after layer
-#: ``i``); not a graph output: the runtime exports the ones asked for. In an fp32 graph the
-#: last layer's is :data:`OUTPUT_NAME`.
-HIDDEN_STATE_NAME = "hidden_states.{}"
 
 #: ``get(canonical_name, shape)`` returns one checkpoint weight as float32.
 WeightGetter = Callable[[str, tuple[int, ...]], NDArray[np.float32]]

@@ -27,6 +27,7 @@ from sparkbert.model.directory import open_model_directory
 from sparkbert.model.format import INPUT_NAMES, ONNX_NAME, TOKENIZER_NAME
 from sparkbert.runtime.alignment import assign_windows, plan_windows, pool, token_piece_ranges
 from sparkbert.runtime.batching import make_batches, pad_batch
+from sparkbert.runtime.layer_graph import combine_layers, run_layers, with_hidden_states
 from sparkbert.runtime.prepack import prepacked_model
 from sparkbert.runtime.session import SessionOptions, cached, create_session, resolve_device, run_session
 from sparkbert.runtime.tokenization import PieceEncoding, SpecialIds, encode, load_tokenizer, special_ids
@@ -55,6 +56,10 @@ class EmbedderConfig:
     session: SessionOptions = field(default_factory=SessionOptions)
     #: name under which the model folder was shipped with ``SparkContext.addFile`` (cluster mode)
     spark_file: str | None = None
+    #: hidden states to combine (graph outputs, ``runtime.layer_graph.output_names``); empty: the
+    #: last layer. ``hidden_size`` is then the combined width.
+    layer_outputs: tuple[str, ...] = ()
+    layer_pooling: str = "mean"
 
     @classmethod
     def for_model(cls, model_dir: str | os.PathLike[str], **settings: Any) -> EmbedderConfig:
@@ -133,12 +138,27 @@ def load_resources(config: EmbedderConfig) -> ModelResources:
         )
     model_dir = locate_model(config)
     options = resolve_device(config.session)
-    key = ("bert", config.identity, os.path.realpath(model_dir), config.lowercase, options)
+    key = (
+        "bert",
+        config.identity,
+        os.path.realpath(model_dir),
+        config.lowercase,
+        options,
+        config.layer_outputs,
+    )
 
     def build() -> ModelResources:
         tokenizer = load_tokenizer(os.path.join(model_dir, TOKENIZER_NAME), lowercase=config.lowercase)
         ids = special_ids(tokenizer)
         onnx_path = os.path.join(model_dir, ONNX_NAME)
+        if config.layer_outputs:  # the same graph exporting the hidden states asked for
+            graph = with_hidden_states(onnx_path, config.layer_outputs)
+            return ModelResources(
+                tokenizer,
+                create_session(onnx_path, options, graph=graph),
+                config.hidden_size,
+                *ids_tuple(ids),
+            )
         if options.share_weights and options.device == "cpu":
             probe = _probe_batch(tokenizer, ids)
             onnx_path = prepacked_model(onnx_path, config.identity, probe) or onnx_path
@@ -146,6 +166,21 @@ def load_resources(config: EmbedderConfig) -> ModelResources:
         return ModelResources(tokenizer, session, config.hidden_size, ids.cls, ids.sep, ids.pad, ids.unk)
 
     return cached(key, build)
+
+
+def ids_tuple(ids: SpecialIds) -> tuple[int, int, int, int]:
+    """``(cls, sep, pad, unk)``, in ``ModelResources``' order."""
+    return ids.cls, ids.sep, ids.pad, ids.unk
+
+
+def hidden_states(
+    res: ModelResources, config: EmbedderConfig, ids: np.ndarray, mask: np.ndarray, types: np.ndarray
+) -> np.ndarray:
+    """Run one padded batch: the last layer, or the configured layers combined (float32)."""
+    if not config.layer_outputs:
+        return run_session(res.session, ids, mask, types)
+    feed = dict(zip(INPUT_NAMES, (ids, mask, types)))
+    return combine_layers(run_layers(res.session, config.layer_outputs, feed), config.layer_pooling)
 
 
 def _probe_batch(tokenizer: Any, ids: SpecialIds) -> dict[str, np.ndarray]:
@@ -257,7 +292,7 @@ class Embedder:
             lengths, batch_size=self.config.batch_size, token_budget=self.config.token_budget
         ):
             ids, mask, types = pad_batch([sequences[i] for i in batch], res.pad)
-            states = run_session(res.session, ids, mask, types)
+            states = hidden_states(res, self.config, ids, mask, types)
             for row, i in enumerate(batch):
                 hidden[i] = states[row, 1 : lengths[i] - 1]
         out = []

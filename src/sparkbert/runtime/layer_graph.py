@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sparkbert.errors import InvalidParamError, ModelIntegrityError
-from sparkbert.model.onnx_graph import HIDDEN_STATE_NAME, OUTPUT_NAME
+from sparkbert.model.format import HIDDEN_STATE_NAME, OUTPUT_NAME
 
 #: Values of ``layerPooling``.
 LAYER_POOLING = ("mean", "sum", "concat")

@@ -227,8 +227,7 @@ class SentenceEncoder:
 
     def encode_texts(self, texts: Sequence[str]) -> tuple[NDArray[np.float32], list[int], list[int]]:
         """Return ``(vectors (n, dim) float32, pieces per text, windows per text)``."""
-        from sparkbert.runtime.embedder import load_resources, locate_model
-        from sparkbert.runtime.session import run_session
+        from sparkbert.runtime.embedder import hidden_states, load_resources, locate_model
         from sparkbert.runtime.tokenization import encode
 
         emb = self.config.embedder
@@ -246,7 +245,7 @@ class SentenceEncoder:
         states: list[NDArray[np.float32] | None] = [None] * len(sequences)
         for batch in make_batches(lengths, batch_size=emb.batch_size, token_budget=emb.token_budget):
             ids, mask, types = pad_batch([sequences[i] for i in batch], res.pad)
-            hidden = run_session(res.session, ids, mask, types)
+            hidden = hidden_states(res, emb, ids, mask, types)  # the chosen layers, combined
             for row, i in enumerate(batch):
                 states[i] = hidden[row, : lengths[i]]
         strategy = head.modules.pooling if self.config.pooling == MODULES else self.config.pooling

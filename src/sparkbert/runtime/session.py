@@ -275,7 +275,7 @@ def ort_session_options(options: SessionOptions, config: Mapping[str, str] | Non
     return so
 
 
-def create_session(onnx_path: str, options: SessionOptions) -> Any:
+def create_session(onnx_path: str, options: SessionOptions, *, graph: bytes | None = None) -> Any:
     """Create an ``onnxruntime.InferenceSession`` with explicit threads and full graph optimization.
 
     Examples
@@ -296,13 +296,19 @@ def create_session(onnx_path: str, options: SessionOptions) -> Any:
     import onnxruntime as ort
 
     so = ort_session_options(options)
+    source: str | bytes = onnx_path
+    if graph is not None:  # a variant of onnx_path (e.g. more outputs): its weights stay beside it
+        so.add_session_config_entry(
+            "session.model_external_initializers_file_folder_path", os.path.dirname(onnx_path)
+        )
+        source = graph
     threads = so.intra_op_num_threads
     providers: list[Any] = providers_for(options.device)
     if providers[0] == "CUDAExecutionProvider":
         cuda = {"device_id": str(options.device_id or 0), "use_tf32": "0"}  # fp32 stays fp32
         providers = [("CUDAExecutionProvider", cuda), "CPUExecutionProvider"]
     logger.info("creating ONNX Runtime session for %s (%s, %d threads)", onnx_path, providers[0], threads)
-    session = ort.InferenceSession(onnx_path, sess_options=so, providers=providers)
+    session = ort.InferenceSession(source, sess_options=so, providers=providers)
     if len(providers) > 1 and session.get_providers()[0] != "CUDAExecutionProvider":
         # onnxruntime-gpu is installed but could not load CUDA/cuDNN: try the libraries of the
         # nvidia-* wheels (the `gpu` extra installs them), then give up loudly or fall back.
@@ -310,7 +316,7 @@ def create_session(onnx_path: str, options: SessionOptions) -> Any:
         if preload is not None:
             with contextlib.redirect_stdout(io.StringIO()):
                 preload()
-            session = ort.InferenceSession(onnx_path, sess_options=so, providers=providers)
+            session = ort.InferenceSession(source, sess_options=so, providers=providers)
         if session.get_providers()[0] != "CUDAExecutionProvider":
             if options.device == "cuda":
                 raise MissingDependencyError(

@@ -19,9 +19,10 @@ from pyspark.sql.types import StructType
 from sparkbert.annotation import ANNOTATOR_TYPE_KEY, DOCUMENT, TOKEN, WORD_EMBEDDINGS
 from sparkbert.errors import InvalidParamError, ModelNotFoundError
 from sparkbert.model.directory import ModelDirectory, is_model_directory, open_model_directory
-from sparkbert.params import HasBatchSize, HasCaseSensitive, boolean, choice, integer, param, string
+from sparkbert.params import HasBatchSize, HasCaseSensitive, boolean, choice, int_list, integer, param, string
 from sparkbert.runtime.alignment import POOLING_STRATEGIES
 from sparkbert.runtime.embedder import Embedder, EmbedderConfig
+from sparkbert.runtime.layer_graph import LAYER_POOLING, absolute_layers, layer_width, output_names
 from sparkbert.runtime.session import DEVICES, SessionOptions
 from sparkbert.settings import (
     DEFAULT_BATCH_SIZE,
@@ -77,6 +78,11 @@ class BertEmbeddings(  # type: ignore[misc]
         On CPU, every Python worker of a machine maps one prepacked copy of the weights
         (made once per machine under ``SPARKBERT_HOME/prepacked``, checked against the
         model) instead of holding its own; ``False`` packs a private copy per worker.
+    layers : list of int, default [-1]
+        Hidden states to use, indexed as transformers' ``hidden_states``: ``-1`` the last
+        layer, ``-(L+1)`` or ``0`` the embedding output. Only those are exported by the graph.
+    layerPooling : str, default "mean"
+        ``mean``, ``sum`` or ``concat`` of the chosen layers (concat multiplies the width).
 
     Examples
     --------
@@ -122,6 +128,15 @@ class BertEmbeddings(  # type: ignore[misc]
         "shareWeights", "CPU: map one prepacked copy of the weights per machine", boolean, default=True
     )
     storageRef: Param[str] = param("storageRef", "name of the embeddings, in column metadata", string)
+    layers: Param[list[int]] = param(
+        "layers",
+        "hidden states to use, as transformers' (-1: last layer, 0: embeddings)",
+        int_list,
+        default=[-1],
+    )
+    layerPooling: Param[str] = param(
+        "layerPooling", "mean, sum or concat of the chosen layers", choice(*LAYER_POOLING), default="mean"
+    )
 
     # ---- pretrained -------------------------------------------------------------------------
     @classmethod
@@ -185,14 +200,14 @@ class BertEmbeddings(  # type: ignore[misc]
         return self._model().cased
 
     def getDimension(self) -> int:
-        """Return the width of the output vectors, read from the model directory (no model is loaded)."""
-        return self._model().hidden_size
+        """Return the width of the output vectors (the chosen layers combined), from the model directory."""
+        return layer_width(self._model().hidden_size, len(self.getLayers()), self.getLayerPooling())
 
     # ---- checks on every path -------------------------------------------------------------------
     def _set(self, **kwargs: Any) -> BertEmbeddings:
         """Set params through their converters, then check them against the model when one is set."""
         super()._set(**kwargs)
-        if kwargs.keys() & {"maxSentenceLength", "caseSensitive", "modelPath"}:
+        if kwargs.keys() & {"maxSentenceLength", "caseSensitive", "modelPath", "layers"}:
             self._check_against_model(strict=False)
         return self
 
@@ -224,6 +239,7 @@ class BertEmbeddings(  # type: ignore[misc]
             raise InvalidParamError.for_param(
                 "caseSensitive", True, "False: the model is uncased (its tokenizer lower-cases input)"
             )
+        absolute_layers(self.getLayers(), model.num_hidden_layers)
         return model
 
     # ---- Spark ------------------------------------------------------------------------------
@@ -258,7 +274,7 @@ class BertEmbeddings(  # type: ignore[misc]
         return EmbedderConfig(
             model_path=str(model.path),
             identity=model.identity,
-            hidden_size=model.hidden_size,
+            hidden_size=self.getDimension(),
             max_sentence_length=self.getMaxSentenceLength(),
             batch_size=self.getBatchSize(),
             token_budget=self.getMaxTokensPerBatch(),
@@ -271,6 +287,17 @@ class BertEmbeddings(  # type: ignore[misc]
                 share_weights=self.getShareWeights(),
             ),
             spark_file=ship_model(spark, model) if spark is not None else None,
+            layer_outputs=self._layer_outputs(model),
+            layer_pooling=self.getLayerPooling(),
+        )
+
+    def _layer_outputs(self, model: ModelDirectory) -> tuple[str, ...]:
+        """Graph outputs of the chosen layers; empty for the last layer alone (the plain graph)."""
+        chosen = absolute_layers(self.getLayers(), model.num_hidden_layers)
+        return (
+            ()
+            if chosen == (model.num_hidden_layers,)
+            else tuple(output_names(chosen, model.num_hidden_layers))
         )
 
     def _annotator(self, schema: StructType | None, spark: SparkSession | None) -> BatchAnnotator:

@@ -18,6 +18,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql.types import StructType
 
 from sparkbert.annotation import ANNOTATOR_TYPE_KEY, DOCUMENT, SENTENCE_EMBEDDINGS
+from sparkbert.errors import InvalidParamError
 from sparkbert.model.st_modules import MANIFEST_FIELD
 from sparkbert.params import boolean, choice, integer, param
 from sparkbert.runtime.sentence_encoder import (
@@ -63,6 +64,9 @@ class BertSentenceEmbeddings(BertEmbeddings):  # type: ignore[misc]
         ``max_seq_length`` (sentence-transformers), else 512 (at most the model's limit).
     batchSize, maxTokensPerBatch, caseSensitive, device, intraOpThreads, shareWeights, modelPath
         As in :class:`~sparkbert.BertEmbeddings`.
+    layers, layerPooling
+        As in :class:`~sparkbert.BertEmbeddings`: the hidden states are combined per position
+        before the sentence pooling (default: the last layer).
 
     Examples
     --------
@@ -142,9 +146,18 @@ class BertSentenceEmbeddings(BertEmbeddings):  # type: ignore[misc]
     def getDimension(self) -> int:
         """Return the width of the output vectors (the last Dense layer's, when ``auto`` applies one)."""
         modules = self._modules()
+        width = super().getDimension()
         if self._resolved_pooling() == "modules" and modules and modules.get("dense"):
+            takes = int(modules["dense"][0]["in_features"])
+            if width != takes:
+                raise InvalidParamError.for_param(
+                    "layers",
+                    self.getLayers(),
+                    f"layers whose combined width is {takes}, which the checkpoint's Dense layer takes "
+                    "(use layerPooling 'mean' or 'sum', or an explicit poolingStrategy)",
+                )
             return int(modules["dense"][-1]["out_features"])
-        return super().getDimension()
+        return width
 
     # ---- Spark ------------------------------------------------------------------------------
     def _output_metadata(self, schema: StructType) -> dict[str, Any]:
@@ -163,6 +176,7 @@ class BertSentenceEmbeddings(BertEmbeddings):  # type: ignore[misc]
         return super().transformSchema(schema)
 
     def _annotator(self, schema: StructType | None, spark: SparkSession | None) -> BatchAnnotator:
+        self.getDimension()  # a Dense layer that cannot take the chosen layers fails here
         embedder = dataclasses.replace(
             self._config(spark), max_sentence_length=self.getMaxSentenceLength(), pooling="first"
         )
