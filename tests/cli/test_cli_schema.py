@@ -1,0 +1,69 @@
+"""The input's columns come from its files before Spark starts: what is certain fails at once, what is not is left to Spark."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from sparkbert.cli import CommandError, _schema
+from sparkbert.cli._progress import default_partitions, progress_line
+
+
+def test_gzipped_csv_header_is_read(tmp_path: Path) -> None:
+    (tmp_path / "in.csv.gz").write_bytes(gzip.compress(b'key,"the body"\n1,"a, b"\n'))
+    assert _schema.input_columns(str(tmp_path / "in.csv.gz"), "csv") == (["key", "the body"], True)
+    with pytest.raises(
+        CommandError, match=r"no column 'text' \(columns: key, the body\); check --text-column"
+    ):
+        _schema.check_columns(str(tmp_path / "in.csv.gz"), "csv", text_column="text", id_column=None)
+
+
+def test_parquet_folder_columns_are_the_union_of_its_footers(tmp_path: Path) -> None:
+    pq.write_table(pa.table({"id": [1], "text": ["a"]}), tmp_path / "part-0.parquet")
+    pq.write_table(pa.table({"id": [2], "lang": ["en"]}), tmp_path / "part-1.parquet")
+    (tmp_path / "_SUCCESS").write_text("")
+    assert _schema.input_columns(str(tmp_path), "parquet") == (["id", "text", "lang"], True)
+    _schema.check_columns(str(tmp_path), "parquet", text_column="text", id_column="lang")
+
+
+def test_corrupt_parquet_is_named_before_spark(tmp_path: Path) -> None:
+    (tmp_path / "broken.parquet").write_bytes(b"PAR1 not parquet PAR1")
+    with pytest.raises(CommandError, match="broken.parquet is not a readable Parquet file"):
+        _schema.check_columns(str(tmp_path / "broken.parquet"), "parquet", text_column="text", id_column=None)
+
+
+def test_jsonl_key_beyond_the_sample_is_left_to_spark(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [{"id": i, "text": "x"} for i in range(5)] + [{"id": 5, "late": "y"}]
+    (tmp_path / "in.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    monkeypatch.setattr(_schema, "MAX_RECORDS", 3)
+    assert _schema.input_columns(str(tmp_path / "in.jsonl"), "jsonl") == (["id", "text"], False)
+    _schema.check_columns(str(tmp_path / "in.jsonl"), "jsonl", text_column="late", id_column=None)  # no error
+    monkeypatch.setattr(_schema, "MAX_RECORDS", 100)
+    with pytest.raises(CommandError, match="no column 'body'"):
+        _schema.check_columns(str(tmp_path / "in.jsonl"), "jsonl", text_column="body", id_column=None)
+
+
+def test_remote_inputs_are_left_to_spark() -> None:
+    assert _schema.input_columns("s3a://bucket/in/", "parquet") is None
+
+
+@pytest.mark.parametrize(
+    ("slots", "partitions", "rows", "expected"),
+    [(2, 1, 40, 2), (8, 1, 100_000, 50), (2, 64, 40, None), (4, 3, 0, 4), (2, 200, 100_000, None)],
+)
+def test_default_partitions(slots: int, partitions: int, rows: int, expected: int | None) -> None:
+    assert default_partitions(slots=slots, partitions=partitions, rows=rows) == expected
+
+
+def test_progress_line_without_a_total_has_no_eta() -> None:
+    assert (
+        progress_line(rows=10, tokens=150, total=None, seconds=5.0)
+        == "10 rows, 150 tokens, 2 rows/s, 30 tokens/s"
+    )
