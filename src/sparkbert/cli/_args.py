@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 from sparkbert.cli._console import PROG
 from sparkbert.cli._errors import UsageError
 from sparkbert.cli._io import INPUT_FORMATS, OUTPUT_FORMATS
+from sparkbert.cli._levels import LEVELS, SENTENCE_POOLINGS
 from sparkbert.cli.convert_info import cmd_convert, cmd_info
 from sparkbert.cli.demo import cmd_demo
 from sparkbert.cli.download import cmd_download
@@ -146,7 +147,16 @@ def make_parser() -> argparse.ArgumentParser:
     embed.add_argument(
         "--id-column", help="column holding a row id (default: 'id' if present, else the row number)"
     )
+    embed.add_argument(
+        "--level", choices=LEVELS, default="token", help="one vector per token, per sentence or per text"
+    )
     embed.add_argument("--pooling", choices=POOLINGS, default="first", help="pieces → token vector")
+    embed.add_argument(
+        "--sentence-pooling",
+        choices=SENTENCE_POOLINGS,
+        default="auto",
+        help="--level sentence/document: the model's own (auto), cls, mean, max or pooler",
+    )
     embed.add_argument(
         "--sentence-embeddings", action="store_true", help="also write one vector per sentence"
     )
@@ -154,7 +164,9 @@ def make_parser() -> argparse.ArgumentParser:
         "--batch-size", type=_positive, default=DEFAULT_BATCH_SIZE, help="sentences per ONNX Runtime call"
     )
     embed.add_argument(
-        "--max-sentence-length", type=_positive, default=DEFAULT_MAX_SENTENCE_LENGTH, help="pieces per window"
+        "--max-sentence-length",
+        type=_positive,
+        help=f"pieces per window (default: {DEFAULT_MAX_SENTENCE_LENGTH}; sentence levels: the model's own)",
     )
     embed.add_argument(
         "--partitions",

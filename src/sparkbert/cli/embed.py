@@ -26,9 +26,11 @@ from sparkbert.cli._job import (
     parse_conf,
     start_spark,
 )
+from sparkbert.cli._levels import level_table
 from sparkbert.cli._progress import Progress, default_partitions
 from sparkbert.cli._schema import check_columns
 from sparkbert.errors import InvalidParamError
+from sparkbert.settings import DEFAULT_MAX_SENTENCE_LENGTH
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
@@ -56,8 +58,14 @@ def cmd_embed(args: argparse.Namespace) -> int:
     conf = parse_conf(args.conf)
     check_runtime()
     find_java()
+    if args.sentence_embeddings and args.level != "token":
+        raise InvalidParamError.for_param(
+            "--sentence-embeddings",
+            True,
+            f"only with --level token (--level {args.level} writes one vector per unit)",
+        )
     directory = load_model(args.model, args.precision)
-    if args.max_sentence_length > directory.max_positions:
+    if (args.max_sentence_length or 0) > directory.max_positions:
         raise InvalidParamError.for_param(
             "--max-sentence-length",
             args.max_sentence_length,
@@ -79,25 +87,37 @@ def cmd_embed(args: argparse.Namespace) -> int:
         if partitions:
             df = df.repartition(partitions)
         status(args, f"{total:,} rows in {partitions or df.rdd.getNumPartitions()} tasks, {slots} task slots")
-        pipeline = build_pipeline(
-            str(directory.path.absolute()),
-            sentence_embeddings=args.sentence_embeddings,
-            pooling=args.pooling,
-            batch_size=args.batch_size,
-            max_sentence_length=args.max_sentence_length,
-            storage_ref=args.model,
-            device=args.device,
-        )
-        table = flatten(pipeline.fit(df).transform(df), sentence_embeddings=args.sentence_embeddings)
+        model_path, unit = str(directory.path.absolute()), "tokens" if args.level == "token" else "vectors"
+        if args.level == "token":
+            pipeline = build_pipeline(
+                model_path,
+                sentence_embeddings=args.sentence_embeddings,
+                pooling=args.pooling,
+                batch_size=args.batch_size,
+                max_sentence_length=args.max_sentence_length or DEFAULT_MAX_SENTENCE_LENGTH,
+                storage_ref=args.model,
+                device=args.device,
+            )
+            table = flatten(pipeline.fit(df).transform(df), sentence_embeddings=args.sentence_embeddings)
+            metrics = [
+                F.sum(F.when(F.size("tokens") == 0, 1).otherwise(0)).alias("empty"),
+                F.sum(F.size("sentences")).alias("sentences"),
+                F.sum(F.size("tokens")).alias("tokens"),
+            ]
+        else:  # one vector per sentence or text: BertSentenceEmbeddings
+            table, metrics = level_table(
+                df,
+                args.level,
+                model_path,
+                pooling=args.sentence_pooling,
+                batch_size=args.batch_size,
+                max_sentence_length=args.max_sentence_length,
+                storage_ref=args.model,
+                device=args.device,
+            )
         observation = Observation("sparkbert_embed")
-        table = table.observe(
-            observation,
-            F.count(F.lit(1)).alias("rows"),
-            F.sum(F.when(F.size("tokens") == 0, 1).otherwise(0)).alias("empty"),
-            F.sum(F.size("sentences")).alias("sentences"),
-            F.sum(F.size("tokens")).alias("tokens"),
-        )
-        lines = not args.quiet and args.progress_interval > 0 and not sys.stderr.isatty()
+        table = table.observe(observation, F.count(F.lit(1)).alias("rows"), *metrics)
+        lines = not args.quiet and args.progress_interval > 0 and not sys.stderr.isatty() and unit == "tokens"
         progress = Progress(spark, total=total, interval=args.progress_interval) if lines else None
         started = time.monotonic()
         if progress is None:
@@ -109,15 +129,16 @@ def cmd_embed(args: argparse.Namespace) -> int:
         stats = {key: int(value or 0) for key, value in observation.get.items()}
     finally:
         spark.stop()
-    rate = stats["tokens"] / seconds if seconds > 0 else 0.0
+    rate = stats[unit] / seconds if seconds > 0 else 0.0
     for label, value in (
         ("rows", stats["rows"]),
         ("empty rows", stats["empty"]),
-        ("sentences", stats["sentences"]),
-        ("tokens", stats["tokens"]),
+        ("sentences", stats.get("sentences")),
+        (unit, stats[unit]),
         ("seconds", f"{seconds:.1f}"),
-        ("tokens/s", f"{rate:.0f}"),
+        (f"{unit}/s", f"{rate:.0f}"),
         ("output", f"{args.output} ({args.format})"),
     ):
-        print(f"{label + ':':<12}{value}")
+        if value is not None:
+            print(f"{label + ':':<12}{value}")
     return 0
