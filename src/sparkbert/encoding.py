@@ -1,6 +1,6 @@
 """``sparkbert.encode``: texts in, an ``(n, dim)`` numpy array of sentence vectors out, without Spark.
 
-The in-process twin of :class:`~sparkbert.BertSentenceEmbeddings` (same defaults, same
+The in-process twin of ``BertSentenceEmbeddings`` (same defaults, same
 vectors), shaped like sentence-transformers' ``encode``: row ``i`` is the vector of
 ``texts[i]``. (The module is not called ``encode`` so that ``sparkbert.encode`` stays the
 function.)
@@ -79,7 +79,7 @@ def encode(
         One string is one text. Each text is embedded whole (not split into sentences); an
         empty string gets the model's vector of an empty input, as sentence-transformers.
     model : str or os.PathLike, default "bert_base_multilingual_cased"
-        Anything :meth:`BertSentenceEmbeddings.pretrained <sparkbert.BertSentenceEmbeddings.pretrained>`
+        Anything ``BertSentenceEmbeddings.pretrained``
         takes. A sentence-transformers checkpoint gives what its own ``encode`` gives.
     pooling : {"auto", "cls", "mean", "max", "pooler"}, default "auto"
         As ``BertSentenceEmbeddings.poolingStrategy``.

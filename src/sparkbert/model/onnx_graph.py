@@ -20,9 +20,9 @@ runtimes without the contrib ops and as the baseline the fused graph is measured
 Inputs are ``input_ids``, ``attention_mask`` (1 = token, 0 = padding) and
 ``token_type_ids``, all int64 ``[batch, sequence]``; the output ``last_hidden_state`` is
 float32 ``[batch, sequence, hidden]`` whatever the weight precision. Every hidden state
-inside the graph has a stable name, :data:`HIDDEN_STATE_NAME` (``hidden_states.0`` is the
+inside the graph has a stable name, ``HIDDEN_STATE_NAME`` (``hidden_states.0`` is the
 embedding output), so a runtime can export the layers it needs
-(:func:`sparkbert.runtime.layer_graph.with_hidden_states`).
+(``sparkbert.runtime.layer_graph.with_hidden_states``).
 
 Examples
 --------

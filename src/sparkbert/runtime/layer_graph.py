@@ -2,9 +2,9 @@
 
 A converted graph names every hidden state (``hidden_states.0`` is the embedding output,
 ``hidden_states.i`` the output of layer ``i``; the last is ``last_hidden_state``) but outputs
-only the last. :func:`with_hidden_states` returns the same graph, weights still in
+only the last. ``with_hidden_states`` returns the same graph, weights still in
 ``model.onnx.data``, whose outputs are exactly the hidden states asked for (float32, also
-in an fp16 graph); :func:`combine_layers` pools them per position: ``mean``, ``sum`` or
+in an fp16 graph); ``combine_layers`` pools them per position: ``mean``, ``sum`` or
 ``concat`` (the BERT paper's best feature-based NER result concatenates the top four).
 
 Layer indices follow transformers' ``hidden_states``: ``-1`` is the last layer, ``-(L+1)``
@@ -74,7 +74,7 @@ def output_names(layers: Sequence[int], num_layers: int) -> list[str]:
 def with_hidden_states(onnx_path: str, names: Sequence[str]) -> bytes:
     """Return the serialized graph of ``onnx_path`` whose outputs are exactly ``names``.
 
-    ``names`` come from :func:`output_names`; each is a float32 ``[batch, sequence, hidden]``
+    ``names`` come from ``output_names``; each is a float32 ``[batch, sequence, hidden]``
     output. The weights stay external: create the session with the model folder as its
     external-data folder.
 

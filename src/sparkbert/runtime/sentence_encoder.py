@@ -1,7 +1,7 @@
 """The pure core of BertSentenceEmbeddings: texts in, one vector per text out.
 
 Each text is tokenized whole and cut into windows exactly as for token vectors
-(:func:`~sparkbert.runtime.alignment.plan_windows`), each window wrapped in ``[CLS]`` …
+(``plan_windows``), each window wrapped in ``[CLS]`` …
 ``[SEP]``. The pooling then follows sentence-transformers' ``Pooling``:
 
 ==========  ===================================================================
@@ -10,7 +10,7 @@ strategy    vector
 ``cls``     the first window's ``[CLS]``
 ``pooler``  BERT's pooler on it: ``tanh(W · cls + b)``
 ``mean``    mean over every position of the attention mask: ``[CLS]``, each piece
-            (taken from its owner window, :func:`~.alignment.assign_windows`), ``[SEP]``
+            (taken from its owner window, ``assign_windows``), ``[SEP]``
 ``max``     element-wise max over the same positions
 ==========  ===================================================================
 
@@ -42,7 +42,7 @@ from sparkbert.errors import InvalidParamError
 from sparkbert.runtime.alignment import assign_windows, plan_windows
 from sparkbert.runtime.batching import make_batches, pad_batch
 
-#: Values of ``poolingStrategy``; ``auto`` is resolved on the driver by :func:`resolve_pooling`.
+#: Values of ``poolingStrategy``; ``auto`` is resolved on the driver by ``resolve_pooling``.
 SENTENCE_STRATEGIES = ("auto", "cls", "mean", "max", "pooler")
 #: What ``auto`` may resolve to besides a plain strategy: the checkpoint's own chain.
 MODULES = "modules"
@@ -51,7 +51,7 @@ MODULES = "modules"
 def resolve_pooling(requested: str, *, has_pooler: bool, modules_pooling: str | None) -> str:
     """Return the concrete strategy for ``requested`` on a checkpoint, or raise naming what it has.
 
-    ``auto`` is the checkpoint's sentence-transformers chain (:data:`MODULES`) when it has
+    ``auto`` is the checkpoint's sentence-transformers chain (``MODULES``) when it has
     one, else ``pooler`` when it has pooler weights (Spark NLP's behaviour), else ``cls``.
 
     Examples
@@ -149,7 +149,7 @@ def l2_normalize(vectors: NDArray[Any]) -> NDArray[np.float64]:
 
 @dataclass(frozen=True)
 class SentenceEncoderConfig:
-    """Picklable settings of a :class:`SentenceEncoder` (what travels to executors).
+    """Picklable settings of a ``SentenceEncoder`` (what travels to executors).
 
     ``pooling`` is already resolved (never ``auto``); ``embedder`` carries the model path,
     window length, batch sizes and session options shared with token embeddings.
@@ -169,7 +169,7 @@ class SentenceEncoderConfig:
 
 
 def _load_head(model_dir: str, identity: str, info: dict[str, Any]) -> Any:
-    """This process's :class:`~sparkbert.model.st_modules.SentenceHead` of a model directory."""
+    """This process's ``SentenceHead`` of a model directory."""
     import os
 
     from sparkbert.model.st_modules import SENTENCE_HEAD_NAME, SentenceHead

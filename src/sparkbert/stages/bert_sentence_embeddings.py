@@ -62,11 +62,11 @@ class BertSentenceEmbeddings(BertEmbeddings):  # type: ignore[misc]
     maxSentenceLength : int
         Window length in pieces, ``[CLS]``/``[SEP]`` included; defaults to the checkpoint's
         ``max_seq_length`` (sentence-transformers), else 512 (at most the model's limit).
-    batchSize, maxTokensPerBatch, caseSensitive, device, intraOpThreads, shareWeights, modelPath
-        As in :class:`~sparkbert.BertEmbeddings`.
-    layers, layerPooling
-        As in :class:`~sparkbert.BertEmbeddings`: the hidden states are combined per position
-        before the sentence pooling (default: the last layer).
+    batchSize, maxTokensPerBatch, caseSensitive, device, intraOpThreads, shareWeights, modelPath : as BertEmbeddings
+        As in ``BertEmbeddings``.
+    layers, layerPooling : as BertEmbeddings
+        As in ``BertEmbeddings``: the hidden states are combined per position before the
+        sentence pooling (default: the last layer).
 
     Examples
     --------
