@@ -117,3 +117,33 @@ def test_a_dense_layer_refuses_layers_of_another_width(
     with pytest.raises(InvalidParamError, match=r"'layers'.*Dense layer takes"):
         stage.getDimension()
     assert stage.setLayerPooling("mean").getDimension() == 16
+
+
+@pytest.mark.reference
+def test_a_sentence_model_from_the_hub_keeps_its_chain(
+    labse_like: tuple[Path, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pretrained('org/name') downloads modules.json and the module folders (never their pickles)."""
+    from tests.helpers.hub_server import FakeHub
+
+    monkeypatch.setenv("SPARKBERT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.delenv("SPARKBERT_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    folder, model = labse_like
+    with FakeHub() as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
+        server.add_repo(
+            "test-org/labse-like", folder, extra_files={"2_Dense/pytorch_model.bin": b"\x80\x04pickle"}
+        )
+        stage = BertSentenceEmbeddings.pretrained("test-org/labse-like")
+        fetched = server.requested_files("test-org/labse-like")
+    assert {"modules.json", "1_Pooling/config.json", "2_Dense/model.safetensors"} <= set(fetched)
+    assert not any(name.endswith(".bin") for name in fetched)
+    assert stage.getDimension() == 16 and stage.getNormalize()
+    texts = ud_sentences(1)[:3]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = model.encode(texts, convert_to_numpy=True)  # type: ignore[attr-defined]
+    ours = encode(texts, model=stage.getModelPath())
+    assert float(np.abs(ours - reference).max()) <= 1e-5

@@ -50,6 +50,7 @@ from sparkbert.model.st_modules import (
     SENTENCE_HEAD_NAME,
     head_tensors,
     read_sentence_modules,
+    sentence_files,
     sentence_info,
 )
 from sparkbert.model.tokenizer_files import prepare_tokenizer
@@ -150,7 +151,9 @@ def convert_checkpoint(
             folder, staging / TOKENIZER_NAME, vocab_size=spec.vocab_size
         )
         shutil.copyfile(folder / CONFIG_NAME, staging / CONFIG_NAME)
-        names = sorted({CONFIG_NAME, *weight_names, *tokenizer_names})
+        listed = (p.relative_to(folder).as_posix() for p in folder.glob("*/*") if p.is_file())
+        st_names = sentence_files([*(p.name for p in folder.iterdir()), *listed])
+        names = sorted({CONFIG_NAME, *weight_names, *tokenizer_names, *st_names})
         return {
             "source": source if source is not None else str(folder.resolve()),
             "revision": revision,
@@ -188,7 +191,8 @@ def _source_files(
     expected = dict(expected or {})
     entries = {}
     for name in sorted({*names, *expected}):
-        path = folder / check_file_name(name, where="source_sha256")
+        # plain names, or one module folder deep (sentence-transformers' 2_Dense/model.safetensors)
+        path = folder.joinpath(*(check_file_name(part, where="source_sha256") for part in name.split("/", 1)))
         if not path.is_file():
             raise ModelIntegrityError(f"{path} is expected (source_sha256) but missing")
         entries[name] = file_entry(path)

@@ -49,6 +49,7 @@ from typing import Any
 from sparkbert._version import __version__
 from sparkbert.errors import ModelIntegrityError, ModelNotFoundError, UnsafeModelError
 from sparkbert.model.hub_errors import hub_errors, offline_error, translate
+from sparkbert.model.st_modules import sentence_files
 from sparkbert.settings import hf_hub_cache, hub_endpoint, offline
 
 logger = logging.getLogger(__name__)
@@ -214,7 +215,7 @@ def plan_files(snapshot: HubSnapshot) -> list[str]:
     if not {"tokenizer.json", "vocab.txt"} & names:
         raise ModelNotFoundError(f"Model {where} has no tokenizer (tokenizer.json or vocab.txt).")
     tokenizer = [n for n in TOKENIZER_FILES if n in names]
-    return [*CONFIG_FILES, *tokenizer, *weights]
+    return [*CONFIG_FILES, *tokenizer, *sentence_files(names), *weights]  # + a sentence model's modules
 
 
 def _shards(index_path: Path, snapshot: HubSnapshot) -> list[str]:
