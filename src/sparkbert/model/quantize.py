@@ -14,19 +14,22 @@ rewrites the fp32 graph, exactly in float arithmetic:
 
 Measured on one run (``benchmarks/int8.py``, 1 thread, batches of 8, a 2-vCPU machine with
 AVX-512 VNNI, onnxruntime 1.32) against the converter's fp32 graph; cosine is per word
-piece against fp32 over 50 UD sentences of each of the 12 languages (mean / minimum):
+piece against fp32 over 50 UD sentences of each of the 12 languages (mean / minimum),
+speed on short sentences and on long paragraphs:
 
 ==================================================  ===============  ==============
 all-MiniLM-L6-v2                                    cosine           speed vs fp32
 ==================================================  ===============  ==============
-every GEMM int8, no rewrite (``quantize_dynamic``)  0.980 / 0.883    2.2 ×
-FFN down projections kept fp32 (the old default)    0.992 / 0.944    1.6 ×
-**every GEMM int8 + the three rewrites** (default)  0.995 / 0.961    2.4–2.5 ×
+every GEMM int8, no rewrite (``quantize_dynamic``)  0.980 / 0.881    2.1–2.2 ×
+FFN down projections kept fp32 (the old default)    0.991 / 0.946    1.5–1.6 ×
+**every GEMM int8 + the three rewrites** (default)  0.995 / 0.955    2.2–2.6 ×
 ==================================================  ===============  ==============
 
+On the mBERT-shaped benchmark model the default runs 3.0–3.3 × fp32 (cosine 0.9994 / 0.9992).
+``reduce_range=False`` (8-bit weights) gave 0.997 / 0.977 on MiniLM at the same speed on a
+VNNI CPU; it is not the default because AVX2 kernels without VNNI can saturate with it.
 Per tensor weights (``per_channel=False``) cost far more fidelity (0.74 mean) for no
-speed. ``reduce_range`` (7-bit weights) avoids the u8×s8 saturation of AVX2 kernels
-without VNNI. The embedding tables stay float32 by default: quantizing them
+speed. The embedding tables stay float32 by default: quantizing them
 (``QEmbedLayerNormalization``) also quantizes the LayerNorm's gamma and beta to uint8,
 costing about 0.002 of cosine for no speed (a lookup is not a GEMM); it only saves disk.
 
@@ -122,7 +125,8 @@ def quantize_int8(
     per_channel : bool, default True
         One scale per output channel of each weight, rather than per tensor.
     reduce_range : bool, default True
-        7-bit weights; ``QAttention`` always uses them.
+        7-bit weights, safe on AVX2 CPUs without VNNI (whose u8×s8 kernels can saturate);
+        ``False`` is more faithful where every executor has VNNI or AMX.
     quantize_embeddings : bool, default False
         Also quantize the embedding tables (smaller file, lower fidelity).
     keep_fp32 : iterable of str, default ()
