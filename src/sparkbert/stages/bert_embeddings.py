@@ -54,7 +54,7 @@ class BertEmbeddings(  # type: ignore[misc]
     id), ``isWordStart``, ``isOOV`` (all pieces ``[UNK]``), ``noPieces`` (the token
     produced no piece at all; its vector is zeros).
 
-    Parameters
+    Attributes
     ----------
     inputCols : list of str, default ["sentence", "token"]
     outputCol : str, default "embeddings"

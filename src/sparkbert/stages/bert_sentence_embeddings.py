@@ -46,7 +46,7 @@ class BertSentenceEmbeddings(BertEmbeddings):  # type: ignore[misc]
     into overlapping windows, never truncated: ``mean`` and ``max`` use every piece from the
     window where it has the most context, ``cls`` and ``pooler`` the first window.
 
-    Parameters
+    Attributes
     ----------
     inputCols : list of str, default ["sentence"]
     outputCol : str, default "sentence_embeddings"

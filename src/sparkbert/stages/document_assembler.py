@@ -51,7 +51,7 @@ class DocumentAssembler(AnnotatorTransformer):
 
     Null, empty and whitespace-only text give an empty annotation array; the row is kept.
 
-    Parameters
+    Attributes
     ----------
     inputCol : str, default "text"
         The string column to read.

@@ -44,7 +44,7 @@ class EmbeddingsFinisher(  # type: ignore[misc]
     (``pyspark.ml.linalg.VectorUDT``) with ``outputAsVector``. A null annotation
     array gives an empty array; rows are never dropped.
 
-    Parameters
+    Attributes
     ----------
     inputCols : list of str, default ["embeddings"]
     outputCols : list of str, default ``finished_<input>`` per input

@@ -58,7 +58,7 @@ class SentenceDetector(AnnotatorTransformer):
     than ``maxLength`` is split at whitespace, and one shorter than ``minLength`` is
     merged into its neighbour.
 
-    Parameters
+    Attributes
     ----------
     inputCols : list of str, default ["document"]
     outputCol : str, default "sentence"

@@ -44,7 +44,7 @@ class _PoolSentences:
 class SentenceEmbeddings(AnnotatorTransformer):
     """Average (or sum) the word embeddings of each sentence into one vector.
 
-    Parameters
+    Attributes
     ----------
     inputCols : list of str, default ["sentence", "embeddings"]
         A ``document`` column (sentences or whole documents) and a ``word_embeddings`` column.

@@ -42,7 +42,7 @@ class Tokenizer(AnnotatorTransformer):
     Every token satisfies ``text[begin:end + 1] == result`` and carries metadata
     ``sentence``.
 
-    Parameters
+    Attributes
     ----------
     inputCols : list of str, default ["sentence"]
     outputCol : str, default "token"
