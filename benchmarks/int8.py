@@ -242,12 +242,12 @@ def main(argv: list[str] | None = None) -> None:
         recipes = {n: r for n, r in recipes.items() if n == "fp32" or n in args.only}
     out = Path(args.out)
     report: dict[str, Any] = {"mode": "int8", "machine": info, "models": {}}
+    stem = "int8-" + "-".join(args.models)
     for model, fp32_dir in _models(args.models, out / "model-cache").items():
         report["models"][model] = measure(model, fp32_dir, recipes, args)
         print(json.dumps({model: report["models"][model]["cosine"]}, indent=1), flush=True)
-    text = markdown(report)
-    write_report(out, "int8", report, text)
-    print(text)
+        write_report(out, stem, report, markdown(report))  # after each model: a long run keeps its results
+    print(markdown(report))
 
 
 if __name__ == "__main__":
