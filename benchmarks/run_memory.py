@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "mode": "memory",
         "model": model.name,
         "weights_mib": round(weights),
-        "prepacked_data_mib": prepacked_datamib(model.fp32_dir),
+        "prepacked_data_mib": prepacked_data_mib(model.fp32_dir),
         "activations": activations,
         "sentences": n,
         "results": results,
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def prepacked_datamib(model_dir: Path) -> int | None:
+def prepacked_data_mib(model_dir: Path) -> int | None:
     """Size of this machine's prepacked copy of the model's weights (made by the first worker)."""
     from sparkbert.model.directory import ModelDirectory
     from sparkbert.runtime.prepack import machine_key, prepack_root
