@@ -2,8 +2,8 @@
 
 Usage (from the repository root; see docs/performance.md)::
 
-    python benchmarks/run.py                      # the contenders, default sizes (< 15 min on 2 cores)
-    python benchmarks/run.py --sentences 4000 --slow-sentences 600
+    python benchmarks/run.py                      # the contenders, 1,000 sentences each (~15 min on 2 cores)
+    python benchmarks/run.py --sentences 4000
     python benchmarks/run.py --model /path/to/model_dir_or_checkpoint
     python benchmarks/run.py --scaling            # sparkbert fp32 alone at several N
     python benchmarks/run.py --memory             # PSS of 1, 2 and 4 Python workers, shared/private weights
@@ -44,14 +44,12 @@ MODES = {
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument(
-        "--sentences", type=int, default=DEFAULT_SENTENCES, help="sentences for sparkbert and the ceiling"
-    )
+    p.add_argument("--sentences", type=int, default=DEFAULT_SENTENCES, help="sentences for every contender")
     p.add_argument(
         "--slow-sentences",
         type=int,
         default=DEFAULT_SLOW_SENTENCES,
-        help="subsample for predict_batch_udf and transformers",
+        help="a smaller sample for predict_batch_udf and transformers (default: --sentences)",
     )
     p.add_argument(
         "--model", help="a sparkbert model directory or a Hugging Face checkpoint (default: random mBERT)"
