@@ -21,6 +21,7 @@ import re
 import shutil
 from typing import Any
 
+import pyspark
 from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter, MLReader, MLWriter
 
 from sparkbert._paths import link_leaves, local_path
@@ -156,7 +157,9 @@ class ModelDirReader(DefaultParamsReader):  # type: ignore[misc,type-arg]
         sparkbert.errors.ModelNotFoundError: No model directory at .../stage/model
         """
         refuse_links_out(_local(path))
-        session = getattr(self, "sparkSession", None) or self.sc  # pyspark 4 / 3.5
+        session = getattr(self, "sparkSession", None) or self.sc
+        if pyspark.__version__.startswith("3."):  # 3.5's loadMetadata reads with sc.textFile
+            session = self.sc
         metadata = DefaultParamsReader.loadMetadata(path, session)
         instance: Any = self.cls()
         instance._resetUid(metadata["uid"])
