@@ -14,6 +14,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import os
@@ -25,6 +26,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from sparkbert._onnxruntime import check_onnxruntime
 from sparkbert.errors import MissingDependencyError
 from sparkbert.model.format import INPUT_NAMES, OUTPUT_NAME
 
@@ -275,6 +277,12 @@ def ort_session_options(options: SessionOptions, config: Mapping[str, str] | Non
     return so
 
 
+@functools.cache
+def _check_onnxruntime_once() -> None:
+    """Refuse a worker with no ONNX Runtime package, or with the CPU and GPU ones both installed."""
+    check_onnxruntime()
+
+
 def create_session(onnx_path: str, options: SessionOptions, *, graph: bytes | None = None) -> Any:
     """Create an ``onnxruntime.InferenceSession`` with explicit threads and full graph optimization.
 
@@ -293,6 +301,7 @@ def create_session(onnx_path: str, options: SessionOptions, *, graph: bytes | No
     >>> create_session(path, SessionOptions(intra_op_threads=1)).get_providers()
     ['CPUExecutionProvider']
     """
+    _check_onnxruntime_once()
     import onnxruntime as ort
 
     so = ort_session_options(options)
