@@ -4,7 +4,7 @@
 module; with both present, whichever was installed last has overwritten the other's files,
 and a CUDA session may silently be a CPU one. sparkbert takes ONNX Runtime from an extra,
 ``sparkbert[cpu]`` or ``sparkbert[gpu]``, so that a reinstall never pulls the CPU package
-back next to the GPU one; :func:`check_onnxruntime` refuses a machine that has both, or none.
+back next to the GPU one; ``check_onnxruntime`` refuses a machine that has both, or none.
 
 Examples
 --------
@@ -49,7 +49,7 @@ def check_onnxruntime(installed: Mapping[str, str] | None = None) -> str:
     Parameters
     ----------
     installed : mapping of str to str, optional
-        Distribution → version; defaults to what this Python has (:func:`installed_packages`).
+        Distribution → version; defaults to what this Python has (``installed_packages``).
 
     Examples
     --------

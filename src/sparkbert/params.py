@@ -9,18 +9,16 @@ valid. ``TypedParams`` derives ``setX``/``getX`` for every param a stage does no
 write by hand, takes keyword arguments in its constructor and ``setParams``, and sets
 the declared defaults, so a stage states each default exactly once.
 
-==================  ====================================  ==========================
-converter           accepts                               e.g.
-==================  ====================================  ==========================
-``integer``     an int (or integral float) in range   ``integer(1)``
-``choice``      one of a few strings                  ``choice("cpu", "cuda")``
-``boolean``     ``True`` / ``False``                  ``boolean``
-``string``      a string                              ``string``
-``string_list`` a string or a list of strings         ``string_list``
-``nonblank_string_list``  strings, none blank           ``nonblank_string_list``
-``int_list``    a non-empty list of ints              ``int_list``
-``regex``       a string that compiles as a regex     ``regex``
-==================  ====================================  ==========================
+| converter | accepts | e.g. |
+| --- | --- | --- |
+| ``integer`` | an int (or integral float) in range | ``integer(1)`` |
+| ``choice`` | one of a few strings | ``choice("cpu", "cuda")`` |
+| ``boolean`` | ``True`` / ``False`` | ``boolean`` |
+| ``string`` | a string | ``string`` |
+| ``string_list`` | a string or a list of strings | ``string_list`` |
+| ``nonblank_string_list`` | strings, none empty or blank | ``nonblank_string_list`` |
+| ``int_list`` | a non-empty list of ints | ``int_list`` |
+| ``regex`` | a string that compiles as a regex (``regex`` V1) | ``regex`` |
 
 Examples
 --------

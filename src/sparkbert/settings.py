@@ -1,13 +1,11 @@
 """Environment-driven settings and defaults, in one place.
 
-=======================  ==============================================  =======================
-variable                 meaning                                         default
-=======================  ==============================================  =======================
-``SPARKBERT_HOME``       cache of converted model directories            ``~/.cache/sparkbert``
-``SPARKBERT_OFFLINE``    never touch the network (also ``HF_HUB_OFFLINE``) off
-``HF_ENDPOINT``          the Hugging Face Hub, or a mirror of it          ``https://huggingface.co``
-``HF_HUB_CACHE``         huggingface_hub's cache (else ``HF_HOME``/hub)   ``~/.cache/huggingface/hub``
-=======================  ==============================================  =======================
+| variable | meaning | default |
+| --- | --- | --- |
+| ``SPARKBERT_HOME`` | cache of converted model directories | ``~/.cache/sparkbert`` |
+| ``SPARKBERT_OFFLINE`` | never touch the network (also ``HF_HUB_OFFLINE``) | off |
+| ``HF_ENDPOINT`` | the Hugging Face Hub, or a mirror of it | ``https://huggingface.co`` |
+| ``HF_HUB_CACHE`` | huggingface_hub's cache (else ``HF_HOME``/hub) | ``~/.cache/huggingface/hub`` |
 
 Values are read when asked for, not at import, so a test or a notebook can change
 the environment at any time.

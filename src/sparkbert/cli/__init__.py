@@ -1,18 +1,12 @@
 """The ``sparkbert`` command (also ``python -m sparkbert``).
 
-=========================================  ==================================================
-command                                    what it does
-=========================================  ==================================================
-``sparkbert embed --input P --output P``   embed a ``.txt`` / ``.jsonl`` / ``.csv`` /
-                                           ``.parquet`` file or folder on Spark, write Parquet
-                                           or JSON Lines with one vector per token
-``sparkbert demo [--model M]``             embed bundled parallel sentences in 8 languages,
-                                           print each one's nearest neighbour in another
-``sparkbert download NAME_OR_REPO``        fetch and convert a model into the cache, to copy
-                                           to machines without network
-``sparkbert convert CHECKPOINT OUT``       convert a Hugging Face checkpoint to a model directory
-``sparkbert info MODEL``                   what a model directory holds
-=========================================  ==================================================
+| command | what it does |
+| --- | --- |
+| ``sparkbert embed --input P --output P`` | embed a ``.txt`` / ``.jsonl`` / ``.csv`` / ``.parquet`` file or folder on Spark, write Parquet or JSON Lines with one vector per token |
+| ``sparkbert demo [--model M]`` | embed bundled parallel sentences in 8 languages, print each one's nearest neighbour in another |
+| ``sparkbert download NAME_OR_REPO`` | fetch and convert a model into the cache, to copy to machines without network |
+| ``sparkbert convert CHECKPOINT OUT`` | convert a Hugging Face checkpoint to a model directory |
+| ``sparkbert info MODEL`` | what a model directory holds |
 
 Everything a user can get wrong (a missing input, an unknown model, an output that cannot
 be written, no Java, a bad option) is checked before Spark starts and ends with one line on
@@ -22,21 +16,19 @@ prints a stack trace unless ``--verbose`` asks for it. Spark's own logging is si
 is a terminal, else as a line every ``--progress-interval`` seconds. Rows whose text is null, empty or unreadable give empty arrays and are
 counted as "empty rows" in the summary; they never fail the job.
 
-=====================  ==============================================================
-module                 what it holds
-=====================  ==============================================================
-``_args``              the argument parser
-``_errors``            :class:`CommandError`, :class:`UsageError`, the one-line message
-``_console``           status lines and logging on stderr
-``_io``                input formats, the checks on input and output, readers, writer
-``_job``               Java, the Spark session, the pipeline, flattening its output
-``embed``              ``sparkbert embed``
-``demo``               ``sparkbert demo`` and its parallel sentences
-``convert_info``       ``sparkbert convert`` and ``sparkbert info``
-``download``           ``sparkbert download``
-``_schema``            the input's columns, read from its files before Spark starts
-``_progress``          progress lines on stderr
-=====================  ==============================================================
+| module | what it holds |
+| --- | --- |
+| ``_args`` | the argument parser |
+| ``_errors`` | ``CommandError``, ``UsageError``, the one-line message |
+| ``_console`` | status lines and logging on stderr |
+| ``_io`` | input formats, the checks on input and output, readers, writer |
+| ``_job`` | Java, the Spark session, the pipeline, flattening its output |
+| ``embed`` | ``sparkbert embed`` |
+| ``demo`` | ``sparkbert demo`` and its parallel sentences |
+| ``convert_info`` | ``sparkbert convert`` and ``sparkbert info`` |
+| ``download`` | ``sparkbert download`` |
+| ``_schema`` | the input's columns, read from its files before Spark starts |
+| ``_progress`` | progress lines on stderr |
 
 Examples
 --------

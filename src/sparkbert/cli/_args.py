@@ -1,6 +1,6 @@
 """The ``sparkbert`` argument parser: every command, its options and its defaults.
 
-A usage error raises :class:`~sparkbert.cli.UsageError` (one line, exit status 2) instead
+A usage error raises ``UsageError`` (one line, exit status 2) instead
 of printing argparse's usage and exiting.
 
 Examples
@@ -43,7 +43,7 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error raises :class:`UsageError` (one line) instead of exiting."""
+    """argparse, but a usage error raises ``UsageError`` (one line) instead of exiting."""
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see '{self.prog} --help')")

@@ -107,7 +107,7 @@ def start_spark(
 ) -> SparkSession:
     """Start (or join) a Spark session with the command's logging and progress settings.
 
-    ``conf`` holds the ``--conf`` settings (see :func:`parse_conf`); the user's
+    ``conf`` holds the ``--conf`` settings (see ``parse_conf``); the user's
     ``spark.driver.extraJavaOptions`` come after the command's own, so they win. Spark's
     console progress bar shows only when stderr is a terminal.
 

@@ -4,12 +4,10 @@ The token level (the default) is ``sparkbert.cli._job.build_pipeline``; the othe
 ``BertSentenceEmbeddings`` with the model's own sentence pooling
 (``--sentence-pooling``, default ``auto``) and write, per input row:
 
-============  ===================================================================
-level         columns
-============  ===================================================================
-``sentence``  ``id``, ``text``, ``sentences`` (texts), ``vectors`` (one per sentence)
-``document``  ``id``, ``text``, ``vector`` (one per text; empty for an empty text)
-============  ===================================================================
+| level | columns |
+| --- | --- |
+| ``sentence`` | ``id``, ``text``, ``sentences`` (texts), ``vectors`` (one per sentence) |
+| ``document`` | ``id``, ``text``, ``vector`` (one per text; empty for an empty text) |
 
 Examples
 --------

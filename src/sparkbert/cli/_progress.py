@@ -6,7 +6,7 @@ On a terminal Spark draws its console progress bar. Elsewhere a line goes to std
     sparkbert: 4,000/10,000 rows (40%), 61,220 tokens, 38 rows/s, 583 tokens/s, ETA 2m38s
 
 Rows and tokens are counted by two Spark accumulators as each task finishes; the input is
-split into tasks of at most :data:`ROWS_PER_TASK` rows by default (:func:`default_partitions`),
+split into tasks of at most ``ROWS_PER_TASK`` rows by default (``default_partitions``),
 so the count moves while the job runs and every task slot has work.
 
 Examples
@@ -38,7 +38,7 @@ ROWS_PER_TASK = 2000
 def default_partitions(*, slots: int, partitions: int, rows: int) -> int | None:
     """Return how many tasks to split the input into, or None to keep its partitions.
 
-    At least one task per slot, and tasks of at most :data:`ROWS_PER_TASK` rows; an input that
+    At least one task per slot, and tasks of at most ``ROWS_PER_TASK`` rows; an input that
     already has that many partitions is kept as it is (no shuffle).
 
     Examples
@@ -87,7 +87,7 @@ def progress_line(*, rows: int, tokens: int, total: int | None, seconds: float) 
 class Progress:
     """Count rows and tokens of a table as Spark writes it; print a line every ``interval`` seconds.
 
-    Use :meth:`count` on the table to write, then write it inside ``with progress:``.
+    Use ``count`` on the table to write, then write it inside ``with progress:``.
 
     Examples
     --------

@@ -1,15 +1,11 @@
 """The input's columns, read from its files before Spark starts, so a wrong ``--text-column`` fails at once.
 
-================  ==========================================================================
-format            where the columns come from
-================  ==========================================================================
-``parquet``       each file's footer (``pyarrow``), up to :data:`MAX_FILES` files
-``csv``           the header row of each file (plain, ``.gz``, ``.bz2`` or ``.xz``)
-``jsonl``         the keys of the records, up to :data:`MAX_RECORDS` of them; when a column
-                  is not among the keys of a sample that did not cover the whole input,
-                  Spark has the last word (it reads every record)
-``txt``           one column, ``text``; remote inputs are left to Spark
-================  ==========================================================================
+| format | where the columns come from |
+| --- | --- |
+| ``parquet`` | each file's footer (``pyarrow``), up to ``MAX_FILES`` files |
+| ``csv`` | the header row of each file (plain, ``.gz``, ``.bz2`` or ``.xz``) |
+| ``jsonl`` | the keys of the records, up to ``MAX_RECORDS`` of them; when a column is not among the keys of a sample that did not cover the whole input, Spark has the last word (it reads every record) |
+| ``txt`` | one column, ``text``; remote inputs are left to Spark |
 
 Examples
 --------
@@ -130,7 +126,7 @@ def input_columns(path: str, fmt: str) -> tuple[list[str], bool] | None:
 
 
 def check_columns(path: str, fmt: str, *, text_column: str, id_column: str | None) -> None:
-    """Raise :class:`CommandError` when ``--text-column`` or ``--id-column`` is not in the input.
+    """Raise ``CommandError`` when ``--text-column`` or ``--id-column`` is not in the input.
 
     Examples
     --------

@@ -74,7 +74,7 @@ def _size(n: float) -> str:
 
 
 def print_facts(facts: Mapping[str, Any], as_json: bool) -> None:
-    """Print :func:`model_facts` as aligned ``label: value`` lines, or as JSON.
+    """Print ``model_facts`` as aligned ``label: value`` lines, or as JSON.
 
     Examples
     --------

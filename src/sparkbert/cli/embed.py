@@ -39,8 +39,8 @@ def cmd_embed(args: argparse.Namespace) -> int:
     Everything a user can get wrong is checked before Spark starts, the cheap checks before
     a model is fetched: the input and its columns (read from the files' schema), the output,
     ``--conf``, ONNX Runtime, Java, then the model and ``--max-sentence-length``. The input is
-    split into at least one task per task slot (:func:`~sparkbert.cli._progress.default_partitions`,
-    or ``--partitions``). Progress goes to stderr (see :mod:`sparkbert.cli._progress`). At the
+    split into at least one task per task slot (``default_partitions``,
+    or ``--partitions``). Progress goes to stderr (see ``sparkbert.cli._progress``). At the
     end a summary (rows, empty rows, sentences, tokens, seconds, tokens/s, output) goes to
     stdout; the exit status is 0.
 

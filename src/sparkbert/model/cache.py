@@ -135,7 +135,7 @@ def write_ref(repo: Path, revision: str, commit: str) -> None:
 def load_cached(target: Path) -> ModelDirectory | None:
     """Return the model directory at ``target`` if it is there and passes its checks, else None.
 
-    A folder that fails its checks is reported in the log and left for :func:`discard` (under
+    A folder that fails its checks is reported in the log and left for ``discard`` (under
     the lock).
 
     Examples

@@ -4,14 +4,12 @@ Weights are read one tensor at a time (safetensors is memory-mapped), so a conve
 never holds more than the tensor it is writing. Both key layouts of real checkpoints are
 accepted and mapped to one canonical name:
 
-=================================================  ==========================================
-in the file                                        canonical
-=================================================  ==========================================
-``bert.embeddings.LayerNorm.gamma`` (Google, mBERT) ``embeddings.LayerNorm.weight``
-``embeddings.LayerNorm.weight`` (``save_pretrained``) ``embeddings.LayerNorm.weight``
-``bert.pooler.dense.weight`` (both layouts)         ``pooler.dense.weight`` (optional)
-``cls.*``, ``*.position_ids``                        ignored
-=================================================  ==========================================
+| in the file | canonical |
+| --- | --- |
+| ``bert.embeddings.LayerNorm.gamma`` (Google, mBERT) | ``embeddings.LayerNorm.weight`` |
+| ``embeddings.LayerNorm.weight`` (``save_pretrained``) | ``embeddings.LayerNorm.weight`` |
+| ``bert.pooler.dense.weight`` (both layouts) | ``pooler.dense.weight`` (optional) |
+| ``cls.*``, ``*.position_ids`` | ignored |
 
 Pickle-based weights (``pytorch_model.bin``, ``.pt``, ``.ckpt``) are refused: unpickling
 runs code.
@@ -143,7 +141,7 @@ def _require(
 
 
 def read_config(checkpoint: Path) -> tuple[dict[str, Any], BertSpec]:
-    """Return a checkpoint's ``config.json`` and its :class:`BertSpec`.
+    """Return a checkpoint's ``config.json`` and its ``BertSpec``.
 
     Examples
     --------
@@ -221,7 +219,7 @@ def weight_files(checkpoint: Path) -> list[str]:
 class CheckpointWeights:
     """Lazy, checked access to a checkpoint's weights by canonical name.
 
-    Use as a context manager; :meth:`get` returns one float32 array at a time.
+    Use as a context manager; ``get`` returns one float32 array at a time.
 
     Examples
     --------

@@ -4,13 +4,11 @@ Only numpy, safetensors, onnx and tokenizers run here: no torch, no transformers
 stream from the memory-mapped checkpoint into ``model.onnx.data`` one tensor at a time, so
 converting mBERT (711 MB in fp32) holds about one embedding table in memory.
 
-=========  ====================================================================
-precision  result
-=========  ====================================================================
-``fp32``   fused ONNX Runtime graph (see :mod:`sparkbert.model.onnx_graph`)
-``int8``   the fp32 graph, then dynamic int8 quantization (:mod:`~.quantize`)
-``fp16``   the same graph in float16 (for GPUs); inputs and output keep their types
-=========  ====================================================================
+| precision | result |
+| --- | --- |
+| ``fp32`` | fused ONNX Runtime graph (see ``sparkbert.model.onnx_graph``) |
+| ``int8`` | the fp32 graph, then dynamic int8 quantization (``quantize``) |
+| ``fp16`` | the same graph in float16 (for GPUs); inputs and output keep their types |
 
 Examples
 --------

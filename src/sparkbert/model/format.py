@@ -6,15 +6,13 @@ model directory) or imports these names; no other module spells a file name of t
 A model directory holds exactly these files, each listed with its sha256 and size in
 ``manifest.json`` (the manifest itself excepted):
 
-====================  ===========================================================
-file                  what
-====================  ===========================================================
-``model.onnx``        the graph; every weight is ONNX external data in the file below
-``model.onnx.data``   all weights in one file, large tensors 64 KiB aligned (mmap-able)
-``tokenizer.json``    a ``tokenizers`` tokenizer (copied byte-identical, or built)
-``config.json``       the Hugging Face config it was converted from
-``manifest.json``     format tag and version, shapes, precision, casing, checksums
-====================  ===========================================================
+| file | what |
+| --- | --- |
+| ``model.onnx`` | the graph; every weight is ONNX external data in the file below |
+| ``model.onnx.data`` | all weights in one file, large tensors 64 KiB aligned (mmap-able) |
+| ``tokenizer.json`` | a ``tokenizers`` tokenizer (copied byte-identical, or built) |
+| ``config.json`` | the Hugging Face config it was converted from |
+| ``manifest.json`` | format tag and version, shapes, precision, casing, checksums |
 
 The graph's inputs are ``INPUT_NAMES`` (int64 ``[batch, sequence]``; ``token_type_ids``
 optional) and its output ``OUTPUT_NAME`` (float32 ``[batch, sequence, hidden]``).

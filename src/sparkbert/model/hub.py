@@ -10,15 +10,15 @@ What is fetched, with ``huggingface_hub`` (its progress bars, its mirror and tok
 
 Never pickles or other frameworks' weights (``*.bin``, ``*.pt``, ``*.h5``, ``*.msgpack``,
 ``*.ckpt``), never remote code (a config with ``auto_map`` is refused before any weight is
-downloaded). A repo with only such weights raises :class:`~sparkbert.errors.UnsafeModelError`
+downloaded). A repo with only such weights raises ``UnsafeModelError``
 before anything is downloaded.
 
 Every downloaded file is checked against the Hub's own record of it: the LFS sha256 for
 weights (and any LFS file), the git blob id for small files. A mismatch raises
-:class:`~sparkbert.errors.ModelIntegrityError`. The sha256s the Hub published for the weights
-are what :func:`download_checkpoint` returns, to be recorded in the model's manifest.
+``ModelIntegrityError``. The sha256s the Hub published for the weights
+are what ``download_checkpoint`` returns, to be recorded in the model's manifest.
 
-``HF_ENDPOINT`` and the offline flags are read at call time (see :mod:`sparkbert.settings`),
+``HF_ENDPOINT`` and the offline flags are read at call time (see ``sparkbert.settings``),
 not when ``huggingface_hub`` was imported.
 
 Examples
@@ -172,7 +172,7 @@ def plan_files(snapshot: HubSnapshot) -> list[str]:
     """Return the files to download (configs, tokenizer, then weights), refusing unsafe repos.
 
     With sharded weights the list ends with the index; the shards it names are added once
-    it is read (:func:`download_checkpoint` does this).
+    it is read (``download_checkpoint`` does this).
 
     Raises
     ------
@@ -303,7 +303,7 @@ def download_checkpoint(snapshot: HubSnapshot, out_dir: str | Path) -> dict[str,
     Parameters
     ----------
     snapshot : HubSnapshot
-        From :func:`fetch_snapshot`; files are fetched at its commit.
+        From ``fetch_snapshot``; files are fetched at its commit.
     out_dir : str or Path
         An empty folder that becomes a transformers checkpoint folder.
 

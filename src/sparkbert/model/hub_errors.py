@@ -1,4 +1,4 @@
-"""What a Hub failure means for the user: one :class:`~sparkbert.errors.ModelNotFoundError` that says how to fix it.
+"""What a Hub failure means for the user: one ``ModelNotFoundError`` that says how to fix it.
 
 The offline message is the one an air-gapped cluster sees: it names the switch that turned
 the network off (``HF_HUB_OFFLINE``, ``SPARKBERT_OFFLINE`` or ``local_files_only``), the name
@@ -61,7 +61,7 @@ def offline_error(
     repo_id, revision : str
         The Hub repo and the revision looked for (None: ``main``).
     reason : str, optional
-        Why there is no network (default: :func:`offline_reason`).
+        Why there is no network (default: ``offline_reason``).
     name : str, optional
         What the user asked for, when it differs from ``repo_id`` (a registry name).
     precision : str
@@ -119,7 +119,7 @@ def hub_errors() -> tuple[type[BaseException], ...]:
 
 
 def translate(err: BaseException, repo_id: str, revision: str | None, endpoint: str) -> ModelNotFoundError:
-    """Turn a ``huggingface_hub`` or HTTP error into a :class:`ModelNotFoundError` that says what to do."""
+    """Turn a ``huggingface_hub`` or HTTP error into a ``ModelNotFoundError`` that says what to do."""
     from huggingface_hub.errors import (
         GatedRepoError,
         OfflineModeIsEnabled,

@@ -6,19 +6,19 @@ up projection has one channel reaching 28 where the median channel reaches 2, an
 output feeding the FFN down projection one reaching 25 where the median reaches 1.5. Three
 rewrites, all exact in float arithmetic, run before ``quantize_dynamic``:
 
-* :func:`smooth` (SmoothQuant): ``x @ W == (x / s) @ (s * W)`` with one ``s_j`` per input
+* ``smooth`` (SmoothQuant): ``x @ W == (x / s) @ (s * W)`` with one ``s_j`` per input
   channel, ``s_j = max|x_j|^α / max|W_j|^(1-α)`` from calibration; the ``x / s`` is a ``Mul``
   on the narrow (hidden-size) input of the attention and FFN-up GEMMs. It cannot be folded
   into the LayerNorm before them: that LayerNorm's output is also the residual.
-* :func:`split_outlier_channels` for the FFN down projection, whose input (GELU output) no
+* ``split_outlier_channels`` for the FFN down projection, whose input (GELU output) no
   scale can be folded through: the few intermediate channels with the largest calibrated
   range are zeroed in the quantized GEMMs and computed by a small float32 side path
   (``gelu(y @ W_up[:, O] + b[O]) @ W_down[O, :]``) added to the residual.
-* :func:`unfuse_skip_layer_norm`: ``SkipLayerNormalization`` becomes ``Sum`` +
+* ``unfuse_skip_layer_norm``: ``SkipLayerNormalization`` becomes ``Sum`` +
   ``LayerNormalization``, the same numbers (within 2e-6) at a quarter of the CPU time in
   ONNX Runtime 1.32, which matters once the GEMMs are int8.
 
-Calibration (:func:`channel_ranges`) runs the fp32 graph on random word pieces of the
+Calibration (``channel_ranges``) runs the fp32 graph on random word pieces of the
 model's own vocabulary framed by ``[CLS]``/``[SEP]``: the outlier channels are a property
 of the weights, and no text has to ship with the package.
 
@@ -43,7 +43,7 @@ import onnx
 from numpy.typing import NDArray
 from onnx import TensorProto, helper, numpy_helper
 
-#: GEMMs of encoder layer ``i`` by role, as node names of :mod:`sparkbert.model.onnx_graph`.
+#: GEMMs of encoder layer ``i`` by role, as node names of ``sparkbert.model.onnx_graph``.
 ROLE_SUFFIXES = {
     "attention": "attention.self",
     "attention_output": "attention.output.dense",

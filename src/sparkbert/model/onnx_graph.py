@@ -4,15 +4,12 @@ The default graph is made of ONNX Runtime's fused transformer kernels (domain
 ``com.microsoft``), the same ops its ``transformers.optimizer`` produces, so nothing depends
 on a pattern matcher recognising our graph:
 
-===========================  ===============================================================
-op                           replaces
-===========================  ===============================================================
-``EmbedLayerNormalization``  three Gathers, two Adds and the embedding LayerNorm
-``Attention``                Q/K/V projections (one packed GEMM), scaled dot product, mask,
-                             Softmax and head reshapes
-``SkipLayerNormalization``   dense bias + residual Add + LayerNorm
-``BiasGelu``                 bias Add + exact (erf) GELU
-===========================  ===============================================================
+| op | replaces |
+| --- | --- |
+| ``EmbedLayerNormalization`` | three Gathers, two Adds and the embedding LayerNorm |
+| ``Attention`` | Q/K/V projections (one packed GEMM), scaled dot product, mask, Softmax and head reshapes |
+| ``SkipLayerNormalization`` | dense bias + residual Add + LayerNorm |
+| ``BiasGelu`` | bias Add + exact (erf) GELU |
 
 ``fused=False`` emits the same network with standard ONNX ops only (opset 17), for
 runtimes without the contrib ops and as the baseline the fused graph is measured against.

@@ -1,20 +1,18 @@
 """Turn what a user names into a checked, cached model directory.
 
-:func:`resolve_model` is what ``BertEmbeddings.pretrained(name, lang)`` calls. It accepts:
+``resolve_model`` is what ``BertEmbeddings.pretrained(name, lang)`` calls. It accepts:
 
-=================================  ==========================================================
-``name_or_path``                   what happens
-=================================  ==========================================================
-a local model directory            loaded as is (quantized into the cache for another precision)
-a local checkpoint folder          converted into the cache, keyed by its files' sha256
-a registry name (``lang``)         its Hub repo at the pinned commit (see :mod:`.registry`)
-``org/name`` or ``org/name@rev``   that Hub repo; ``rev`` (or ``revision=``) defaults to ``main``
-=================================  ==========================================================
+| ``name_or_path`` | what happens |
+| --- | --- |
+| a local model directory | loaded as is (quantized into the cache for another precision) |
+| a local checkpoint folder | converted into the cache, keyed by its files' sha256 |
+| a registry name (``lang``) | its Hub repo at the pinned commit (see ``.registry``) |
+| ``org/name`` or ``org/name@rev`` | that Hub repo; ``rev`` (or ``revision=``) defaults to ``main`` |
 
-A Hub model is downloaded (:mod:`.hub`), verified, converted once and cached (layout in
-:mod:`.cache`); later calls load the cached copy, offline too. Offline (``local_files_only``,
+A Hub model is downloaded (``.hub``), verified, converted once and cached (layout in
+``.cache``); later calls load the cached copy, offline too. Offline (``local_files_only``,
 ``SPARKBERT_OFFLINE`` or ``HF_HUB_OFFLINE``) nothing touches the network: a model that is not
-cached fails at once with a :class:`~sparkbert.errors.ModelNotFoundError` saying how to
+cached fails at once with a ``ModelNotFoundError`` saying how to
 provide it.
 
 Examples
@@ -111,7 +109,7 @@ def resolve_model(
     ----------
     name_or_path : str or os.PathLike
         A local model directory or checkpoint folder, a registry name (see
-        :func:`sparkbert.model.registry.names`), or a Hub repo id ``org/name[@revision]``.
+        ``sparkbert.model.registry.names``), or a Hub repo id ``org/name[@revision]``.
     lang : str, default "xx"
         Language code for a registry name; ignored otherwise.
     revision : str, optional

@@ -6,12 +6,10 @@ an optional ``Normalize``. This module reads that chain (safetensors only: a ``D
 as a pickle is refused, as every pickle is) and writes what the runtime needs next to the
 ONNX graph:
 
-=============================  =============================================================
-in the model directory         what
-=============================  =============================================================
-``sentence_head.safetensors``  ``pooler.dense.*`` (BERT's pooler) and ``dense.<i>.*`` layers
-manifest ``"sentence"``        ``{"pooler": bool, "modules": {...} or null}`` (see below)
-=============================  =============================================================
+| in the model directory | what |
+| --- | --- |
+| ``sentence_head.safetensors`` | ``pooler.dense.*`` (BERT's pooler) and ``dense.<i>.*`` layers |
+| manifest ``"sentence"`` | ``{"pooler": bool, "modules": {...} or null}`` (see below) |
 
 ``modules`` holds ``pooling`` (``cls``, ``mean`` or ``max``), ``dense`` (one
 ``{"activation", "in_features", "out_features", "bias"}`` per layer), ``normalize`` and

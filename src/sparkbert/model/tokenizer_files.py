@@ -4,15 +4,12 @@ A checkpoint's ``tokenizer.json`` is copied byte-identical (the runtime turns it
 truncation and padding off). A checkpoint with only ``vocab.txt`` gets the pipeline of
 Hugging Face's ``BertTokenizerFast``, with options from ``tokenizer_config.json``:
 
-========================  ======================================================
-step                      from
-========================  ======================================================
-``BertNormalizer``        ``do_lower_case`` (default False: never lower-case
-                          unless asked), ``strip_accents``, ``tokenize_chinese_chars``
-``BertPreTokenizer``      whitespace and punctuation splits
-``WordPiece``             ``vocab.txt``, ``##`` continuation, ``[UNK]``
-``TemplateProcessing``    ``[CLS] $A [SEP]`` (pairs ``[CLS] $A [SEP] $B:1 [SEP]:1``)
-========================  ======================================================
+| step | from |
+| --- | --- |
+| ``BertNormalizer`` | ``do_lower_case`` (default False: never lower-case unless asked), ``strip_accents``, ``tokenize_chinese_chars`` |
+| ``BertPreTokenizer`` | whitespace and punctuation splits |
+| ``WordPiece`` | ``vocab.txt``, ``##`` continuation, ``[UNK]`` |
+| ``TemplateProcessing`` | ``[CLS] $A [SEP]`` (pairs ``[CLS] $A [SEP] $B:1 [SEP]:1``) |
 
 Examples
 --------

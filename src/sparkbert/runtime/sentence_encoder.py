@@ -4,15 +4,12 @@ Each text is tokenized whole and cut into windows exactly as for token vectors
 (``plan_windows``), each window wrapped in ``[CLS]`` …
 ``[SEP]``. The pooling then follows sentence-transformers' ``Pooling``:
 
-==========  ===================================================================
-strategy    vector
-==========  ===================================================================
-``cls``     the first window's ``[CLS]``
-``pooler``  BERT's pooler on it: ``tanh(W · cls + b)``
-``mean``    mean over every position of the attention mask: ``[CLS]``, each piece
-            (taken from its owner window, ``assign_windows``), ``[SEP]``
-``max``     element-wise max over the same positions
-==========  ===================================================================
+| strategy | vector |
+| --- | --- |
+| ``cls`` | the first window's ``[CLS]`` |
+| ``pooler`` | BERT's pooler on it: ``tanh(W · cls + b)`` |
+| ``mean`` | mean over every position of the attention mask: ``[CLS]``, each piece (taken from its owner window, ``assign_windows``), ``[SEP]`` |
+| ``max`` | element-wise max over the same positions |
 
 then the checkpoint's ``Dense`` layers (``auto`` only) and an optional L2 normalisation.
 A text that fits one window gives what sentence-transformers gives; a longer one is

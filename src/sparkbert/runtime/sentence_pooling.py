@@ -54,7 +54,7 @@ def pool_sentences(
 ) -> list[Annotation]:
     """Return one ``sentence_embeddings`` annotation per sentence (or document).
 
-    Each word is pooled into the annotation that contains it (see :func:`owners`), so a
+    Each word is pooled into the annotation that contains it (see ``owners``), so a
     document's vector averages every token of the document. Words flagged ``noPieces``
     carry no information and are left out; an annotation without words gets a zero vector.
 

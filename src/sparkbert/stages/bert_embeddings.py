@@ -1,10 +1,8 @@
 """BertEmbeddings: one contextual vector per token, from a BERT model on ONNX Runtime.
 
-=========================  =====================
-input                      output
-=========================  =====================
-``document``, ``token``    ``word_embeddings``
-=========================  =====================
+| input | output |
+| --- | --- |
+| ``document``, ``token`` | ``word_embeddings`` |
 """
 
 from __future__ import annotations

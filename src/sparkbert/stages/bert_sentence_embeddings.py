@@ -1,10 +1,8 @@
 """BertSentenceEmbeddings: one vector per sentence or document, straight from a BERT model.
 
-================  =======================
-input             output
-================  =======================
-``document``      ``sentence_embeddings``
-================  =======================
+| input | output |
+| --- | --- |
+| ``document`` | ``sentence_embeddings`` |
 """
 
 from __future__ import annotations

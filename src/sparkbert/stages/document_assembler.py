@@ -1,10 +1,8 @@
 """DocumentAssembler: the entry point of every pipeline (raw text → ``document``).
 
-==============  ===============
-input           output
-==============  ===============
-string column   ``document``
-==============  ===============
+| input | output |
+| --- | --- |
+| string column | ``document`` |
 """
 
 from __future__ import annotations

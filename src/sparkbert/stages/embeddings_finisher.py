@@ -1,10 +1,8 @@
 """EmbeddingsFinisher: embedding annotations → plain arrays or ``pyspark.ml`` vectors.
 
-===================================================  ====================================
-input                                                output
-===================================================  ====================================
-``word_embeddings`` or ``sentence_embeddings`` (n)   ``array<array<float>>`` or ``array<vector>`` (n)
-===================================================  ====================================
+| input | output |
+| --- | --- |
+| ``word_embeddings`` or ``sentence_embeddings`` (n) | ``array<array<float>>`` or ``array<vector>`` (n) |
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """SentenceDetector: ``document`` → one annotation per sentence, with exact offsets.
 
-==============  ===============
-input           output
-==============  ===============
-``document``    ``document``
-==============  ===============
+| input | output |
+| --- | --- |
+| ``document`` | ``document`` |
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """SentenceEmbeddings: word embeddings → one vector per sentence (or document).
 
-===================================  =======================
-input                                output
-===================================  =======================
-``document``, ``word_embeddings``    ``sentence_embeddings``
-===================================  =======================
+| input | output |
+| --- | --- |
+| ``document``, ``word_embeddings`` | ``sentence_embeddings`` |
 """
 
 from __future__ import annotations

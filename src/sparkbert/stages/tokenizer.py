@@ -1,10 +1,8 @@
 """Tokenizer: sentences → ``token`` annotations with exact offsets.
 
-==============  ===============
-input           output
-==============  ===============
-``document``    ``token``
-==============  ===============
+| input | output |
+| --- | --- |
+| ``document`` | ``token`` |
 """
 
 from __future__ import annotations

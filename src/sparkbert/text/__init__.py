@@ -1,6 +1,6 @@
 """Text segmentation: pure functions behind the SentenceDetector and Tokenizer stages.
 
-Both work on :class:`~sparkbert.annotation.Annotation` values and keep offsets exact:
+Both work on ``Annotation`` values and keep offsets exact:
 ``text[a.begin : a.end + 1] == a.result`` for every sentence and token.
 
 Examples

@@ -7,11 +7,11 @@ so the Turkish pronoun ``sen`` is not taken for ``Sen.`` (senator).
 
 Three lists:
 
-- :data:`NON_FINAL` never end a sentence: titles before a name (``Dr.``, ``Mme.``),
+- ``NON_FINAL`` never end a sentence: titles before a name (``Dr.``, ``Mme.``),
   and words that are followed by a capitalised noun in German (``z.B.``, ``Mrd.``).
-- :data:`BEFORE_NUMBER` end no sentence when a digit follows (``No. 5``, ``Jan. 3``),
+- ``BEFORE_NUMBER`` end no sentence when a digit follows (``No. 5``, ``Jan. 3``),
   but are ordinary words otherwise (``He said no.``).
-- :data:`OTHER` are abbreviations that may also end a sentence (``etc.``, ``usw.``):
+- ``OTHER`` are abbreviations that may also end a sentence (``etc.``, ``usw.``):
   the tokenizer keeps their period, the sentence detector splits after them only
   when the next word starts with a capital letter.
 

@@ -1,7 +1,7 @@
-"""The token rules: the master pattern of :mod:`sparkbert.text.tokens` and word splitting.
+"""The token rules: the master pattern of ``sparkbert.text.tokens`` and word splitting.
 
-Private: the public entry points are :func:`sparkbert.text.tokenize` and
-:func:`sparkbert.text.token_spans`.
+Private: the public entry points are ``sparkbert.text.tokenize`` and
+``sparkbert.text.token_spans``.
 
 Examples
 --------

@@ -1,18 +1,16 @@
 """Optional dictionary word segmenters for Thai and Japanese.
 
-By default :func:`~sparkbert.text.tokenize` keeps runs of Thai and of kana whole
+By default ``tokenize`` keeps runs of Thai and of kana whole
 and splits Han text into characters; that is what BERT's own tokenizer does, but
 it is far from word tokens. A segmenter made here can be passed as
 ``tokenize(..., word_segmenter=...)``. Both libraries are optional, pure-Python
 dependencies, imported only when a segmenter is made:
 
-=============  ==============  ==============================================
-name           package         segments
-=============  ==============  ==============================================
-``"none"``     (none)          nothing: the default rules
-``"thai"``     ``pythainlp``   Thai runs, with PyThaiNLP's ``newmm`` engine
-``"japanese"`` ``janome``      runs of kanji and kana, with Janome's IPADIC
-=============  ==============  ==============================================
+| name | package | segments |
+| --- | --- | --- |
+| ``"none"`` | (none) | nothing: the default rules |
+| ``"thai"`` | ``pythainlp`` | Thai runs, with PyThaiNLP's ``newmm`` engine |
+| ``"japanese"`` | ``janome`` | runs of kanji and kana, with Janome's IPADIC |
 
 On the UD samples of the tests, token F1 goes from 0.08 to 0.69 for Thai (PUD)
 and from 0.33 to 0.92 for Japanese (GSD); Janome costs about 6 ms a sentence.
@@ -57,7 +55,7 @@ def thai_segmenter(engine: str = "newmm") -> WordSegmenter:
     Returns
     -------
     callable
-        A ``word_segmenter`` for :func:`~sparkbert.text.tokenize`.
+        A ``word_segmenter`` for ``tokenize``.
 
     Raises
     ------
@@ -95,7 +93,7 @@ def japanese_segmenter() -> WordSegmenter:
     Returns
     -------
     callable
-        A ``word_segmenter`` for :func:`~sparkbert.text.tokenize`.
+        A ``word_segmenter`` for ``tokenize``.
 
     Raises
     ------
@@ -133,7 +131,7 @@ def load_word_segmenter(name: str) -> WordSegmenter | None:
     Parameters
     ----------
     name : str
-        One of :data:`SEGMENTERS`: ``"none"``, ``"thai"``, ``"japanese"``.
+        One of ``SEGMENTERS``: ``"none"``, ``"thai"``, ``"japanese"``.
 
     Returns
     -------

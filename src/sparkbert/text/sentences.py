@@ -1,6 +1,6 @@
 """Split a document into sentences with exact character offsets.
 
-:func:`detect_sentences` is the pure function behind the ``SentenceDetector``
+``detect_sentences`` is the pure function behind the ``SentenceDetector``
 stage. It is rule based and multilingual; a sentence ends:
 
 - after a run of terminal punctuation followed by white space (or the end of the
@@ -197,7 +197,7 @@ def sentence_spans(
 ) -> list[tuple[int, int]]:
     """Return the ``[start, end)`` spans of the sentences of ``text``.
 
-    The offset-only core of :func:`detect_sentences`, with the same parameters.
+    The offset-only core of ``detect_sentences``, with the same parameters.
 
     Examples
     --------
@@ -232,11 +232,9 @@ def detect_sentences(
 ) -> list[Annotation]:
     """Split one document annotation into sentence annotations.
 
-    =====================  ======================
-    Input annotation type  Output annotation type
-    =====================  ======================
-    ``document``           ``document``
-    =====================  ======================
+    | Input annotation type | Output annotation type |
+    | --- | --- |
+    | ``document`` | ``document`` |
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """Split sentences into word tokens with exact character offsets.
 
-:func:`tokenize` is the pure function behind the ``Tokenizer`` stage. It takes
+``tokenize`` is the pure function behind the ``Tokenizer`` stage. It takes
 sentence annotations (``"document"`` type, as the sentence detector makes them)
 and returns ``"token"`` annotations whose offsets point into the original text,
 so ``text[token.begin : token.end + 1] == token.result`` always holds.
@@ -26,7 +26,7 @@ The rules, in the order they apply within one sentence:
    ``John's`` → ``John`` ``'s``).
 5. Scripts without spaces: each Han character is a token (as BERT treats them;
    ``split_han=False`` keeps runs of Han whole); runs of kana and runs of Thai stay
-   whole. A dictionary ``word_segmenter`` (see :mod:`sparkbert.text.segmenters`)
+   whole. A dictionary ``word_segmenter`` (see ``sparkbert.text.segmenters``)
    can split these runs into words instead.
 6. A token never splits a grapheme cluster (``regex``'s ``\\X``), so combining marks
    stay with their base; zero-width joiners inside a word or an emoji are kept, at
@@ -171,14 +171,14 @@ def token_spans(
 ) -> list[tuple[int, int]]:
     """Return the ``[start, end)`` character spans of the tokens of one text.
 
-    The rules are those of :func:`tokenize`; this is its offset-only core.
+    The rules are those of ``tokenize``; this is its offset-only core.
 
     Parameters
     ----------
     text : str
         One sentence (or any text).
     split_han, split_chars, split_pattern, exceptions, split_hyphens, word_segmenter
-        As for :func:`tokenize`.
+        As for ``tokenize``.
 
     Returns
     -------
@@ -234,11 +234,9 @@ def tokenize(
 ) -> list[Annotation]:
     """Split sentence annotations into token annotations.
 
-    ========================  ===========
-    Input annotation type     Output type
-    ========================  ===========
-    ``document`` (sentences)  ``token``
-    ========================  ===========
+    | Input annotation type | Output type |
+    | --- | --- |
+    | ``document`` (sentences) | ``token`` |
 
     Parameters
     ----------
@@ -269,7 +267,7 @@ def tokenize(
         A dictionary segmenter for scripts written without spaces. It is called with
         each run of adjacent Han, kana and Thai text and returns the run's words
         (which must join to the run), or ``None`` to keep the default rules for that
-        run. :func:`sparkbert.text.segmenters.load_word_segmenter` makes one from
+        run. ``sparkbert.text.segmenters.load_word_segmenter`` makes one from
         PyThaiNLP (Thai) or Janome (Japanese), optional dependencies.
 
     Returns
