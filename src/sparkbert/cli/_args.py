@@ -94,6 +94,17 @@ def _summary(command: Callable[..., Any]) -> str:
     return (command.__doc__ or "").strip().splitlines()[0]
 
 
+def _command(
+    sub: Any, name: str, parents: list[argparse.ArgumentParser], help: str, run: Callable[..., Any]
+) -> argparse.ArgumentParser:
+    """Add subcommand ``name``: its help line, the first paragraph of ``run``'s docstring, defaults shown."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, parents=parents, help=help, description=_summary(run), formatter_class=_Help
+    )
+    parser.set_defaults(run=run)
+    return parser
+
+
 def make_parser() -> argparse.ArgumentParser:
     """Return the ``sparkbert`` argument parser.
 
@@ -130,13 +141,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("-V", "--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    embed = sub.add_parser(
-        "embed",
-        parents=[common, spark],
-        help="embed a file or folder of texts",
-        description=_summary(cmd_embed),
-        formatter_class=_Help,
-    )
+    embed = _command(sub, "embed", [common, spark], "embed a file or folder of texts", cmd_embed)
     embed.add_argument(
         "--input", required=True, help="a .txt (one text per line), .jsonl, .csv or .parquet file or folder"
     )
@@ -181,52 +186,29 @@ def make_parser() -> argparse.ArgumentParser:
         help="seconds between progress lines on stderr when it is not a terminal (0: none)",
     )
     embed.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
-    embed.set_defaults(run=cmd_embed)
 
-    demo = sub.add_parser(
-        "demo",
-        parents=[common, spark],
-        help="nearest neighbours across languages",
-        description=_summary(cmd_demo),
-        formatter_class=_Help,
-    )
-    demo.set_defaults(run=cmd_demo)
+    _command(sub, "demo", [common, spark], "nearest neighbours across languages", cmd_demo)
 
-    download = sub.add_parser(
+    download = _command(
+        sub,
         "download",
-        parents=[common],
-        help="fetch and convert a model into the cache, for machines without network",
-        description=_summary(cmd_download),
-        formatter_class=_Help,
+        [common],
+        "fetch and convert a model into the cache, for machines without network",
+        cmd_download,
     )
     download.add_argument("model", metavar="NAME_OR_REPO", help="a registry name or a Hub repo id org/name")
     download.add_argument("--revision", help="branch, tag or commit (default: the registry's pin, or main)")
     download.add_argument("--precision", choices=PRECISIONS, default="fp32", help="weights")
     download.add_argument("--cache-dir", help="cache root (default: SPARKBERT_HOME, else ~/.cache/sparkbert)")
     download.add_argument("--json", action="store_true", help="print the result as JSON")
-    download.set_defaults(run=cmd_download)
 
-    convert = sub.add_parser(
-        "convert",
-        parents=[common],
-        help="checkpoint → model directory",
-        description=_summary(cmd_convert),
-        formatter_class=_Help,
-    )
+    convert = _command(sub, "convert", [common], "checkpoint → model directory", cmd_convert)
     convert.add_argument("checkpoint", help="a Hugging Face BERT checkpoint folder (safetensors)")
     convert.add_argument("out", help="the model directory to create")
     convert.add_argument("--precision", choices=PRECISIONS, default="fp32", help="weights")
     convert.add_argument("--json", action="store_true", help="print the result as JSON")
-    convert.set_defaults(run=cmd_convert)
 
-    info = sub.add_parser(
-        "info",
-        parents=[common],
-        help="describe a model directory",
-        description=_summary(cmd_info),
-        formatter_class=_Help,
-    )
+    info = _command(sub, "info", [common], "describe a model directory", cmd_info)
     info.add_argument("model", help="a model directory, or the name of a cached model")
     info.add_argument("--json", action="store_true", help="print as JSON")
-    info.set_defaults(run=cmd_info)
     return parser

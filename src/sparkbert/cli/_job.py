@@ -15,10 +15,9 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sparkbert.cli._errors import CommandError, UsageError
-from sparkbert.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_SENTENCE_LENGTH
 
 if TYPE_CHECKING:
     from pyspark.ml import Pipeline
@@ -184,20 +183,8 @@ def model_summary(directory: ModelDirectory) -> str:
     )
 
 
-def build_pipeline(
-    model_path: str,
-    *,
-    sentence_embeddings: bool = False,
-    pooling: str = "first",
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    max_sentence_length: int = DEFAULT_MAX_SENTENCE_LENGTH,
-    storage_ref: str | None = None,
-    device: str = "auto",
-) -> Pipeline:
-    """Return DocumentAssembler → SentenceDetector → Tokenizer → BertEmbeddings (→ SentenceEmbeddings).
-
-    Reads column ``text``; writes ``document``, ``sentence``, ``token``, ``embeddings`` (and
-    ``sentence_embeddings``).
+def build_pipeline(model_path: str, **settings: Any) -> Pipeline:
+    """Return the standard pipeline (``sparkbert.stages.standard.standard_stages``) as a ``Pipeline``.
 
     Examples
     --------
@@ -208,17 +195,7 @@ def build_pipeline(
 
     from sparkbert.stages.standard import standard_stages
 
-    return Pipeline(
-        stages=standard_stages(
-            model_path,
-            sentence_embeddings=sentence_embeddings,
-            pooling=pooling,
-            batch_size=batch_size,
-            max_sentence_length=max_sentence_length,
-            storage_ref=storage_ref,
-            device=device,
-        )
-    )
+    return Pipeline(stages=standard_stages(model_path, **settings))
 
 
 def _each(column: str, field: str, element: str) -> Column:

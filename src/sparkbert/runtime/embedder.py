@@ -63,15 +63,7 @@ class EmbedderConfig:
 
     @classmethod
     def for_model(cls, model_dir: str | os.PathLike[str], **settings: Any) -> EmbedderConfig:
-        """The config for the model directory at ``model_dir``, its identity and width read from it.
-
-        Examples
-        --------
-        >>> EmbedderConfig.for_model("/nonexistent")
-        Traceback (most recent call last):
-        ...
-        sparkbert.errors.ModelNotFoundError: No model directory at /nonexistent
-        """
+        """The config for the model directory at ``model_dir``, its identity and width read from it."""
         model = open_model_directory(model_dir)
         return cls(str(model.path), identity=model.identity, hidden_size=model.hidden_size, **settings)
 

@@ -243,7 +243,7 @@ class BertEmbeddings(  # type: ignore[misc]
     # ---- Spark ------------------------------------------------------------------------------
     def _output_metadata(self, schema: StructType) -> dict[str, Any]:
         return {
-            ANNOTATOR_TYPE_KEY: WORD_EMBEDDINGS,
+            ANNOTATOR_TYPE_KEY: self.outputAnnotatorType,
             "dimension": self.getDimension(),
             "ref": self.getStorageRef(),
         }

@@ -15,7 +15,7 @@ from pyspark.ml.param import Param
 from pyspark.sql import SparkSession
 from pyspark.sql.types import StructType
 
-from sparkbert.annotation import ANNOTATOR_TYPE_KEY, DOCUMENT, SENTENCE_EMBEDDINGS
+from sparkbert.annotation import DOCUMENT, SENTENCE_EMBEDDINGS
 from sparkbert.errors import InvalidParamError
 from sparkbert.model.st_modules import MANIFEST_FIELD
 from sparkbert.params import boolean, choice, integer, param
@@ -158,13 +158,6 @@ class BertSentenceEmbeddings(BertEmbeddings):  # type: ignore[misc]
         return width
 
     # ---- Spark ------------------------------------------------------------------------------
-    def _output_metadata(self, schema: StructType) -> dict[str, Any]:
-        return {
-            ANNOTATOR_TYPE_KEY: SENTENCE_EMBEDDINGS,
-            "dimension": self.getDimension(),
-            "ref": self.getStorageRef(),
-        }
-
     def transformSchema(self, schema: StructType) -> StructType:
         """Check columns, model settings and the pooling strategy on the driver; return the output schema.
 

@@ -171,36 +171,15 @@ class ModelDirReader(DefaultParamsReader):  # type: ignore[misc,type-arg]
 
 
 class ModelDirWritable:
-    """Mixin: ``write()`` returns a ``ModelDirWriter``.
-
-    Examples
-    --------
-    >>> from sparkbert import BertEmbeddings
-    >>> issubclass(BertEmbeddings, ModelDirWritable)
-    True
-    """
+    """Mixin: ``write()`` returns a ``ModelDirWriter``."""
 
     def write(self) -> MLWriter:
-        """Return the writer that saves params and the model directory.
-
-        Examples
-        --------
-        >>> from sparkbert import BertEmbeddings
-        >>> type(BertEmbeddings().write()).__name__
-        'ModelDirWriter'
-        """
+        """Return the writer that saves params and the model directory."""
         return ModelDirWriter(self)  # type: ignore[arg-type]
 
 
 class ModelDirReadable:
-    """Mixin: ``read()`` returns a ``ModelDirReader``.
-
-    Examples
-    --------
-    >>> from sparkbert import BertEmbeddings
-    >>> issubclass(BertEmbeddings, ModelDirReadable)
-    True
-    """
+    """Mixin: ``read()`` returns a ``ModelDirReader``."""
 
     @classmethod
     def read(cls) -> MLReader:  # type: ignore[type-arg]
