@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,6 +47,25 @@ SAFETENSORS_INDEX_NAME = "model.safetensors.index.json"
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 #: Activations the converter implements (Hugging Face's ``"gelu"`` is the exact erf GELU).
 SUPPORTED_ACTIVATIONS = ("gelu",)
+
+
+_C = TypeVar("_C", bound="Closing")
+
+
+class Closing:
+    """Mixin: ``with obj:`` returns ``obj`` and calls ``obj.close()`` on the way out."""
+
+    def __enter__(self: _C) -> _C:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release what the object holds."""
+        raise NotImplementedError
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -216,7 +235,7 @@ def weight_files(checkpoint: Path) -> list[str]:
     raise ModelIntegrityError(f"{checkpoint} has no {SAFETENSORS_NAME} or {SAFETENSORS_INDEX_NAME}")
 
 
-class CheckpointWeights:
+class CheckpointWeights(Closing):
     """Lazy, checked access to a checkpoint's weights by canonical name.
 
     Use as a context manager; ``get`` returns one float32 array at a time.
@@ -263,14 +282,6 @@ class CheckpointWeights:
         except BaseException:
             self._stack.close()
             raise
-
-    def __enter__(self) -> CheckpointWeights:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Close the memory-mapped files (leaving a ``with`` block does it).

@@ -37,7 +37,6 @@ import math
 import os
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 
 import numpy as np
@@ -46,7 +45,7 @@ from numpy.typing import NDArray
 from onnx import TensorProto, helper, numpy_helper
 
 from sparkbert.errors import InvalidParamError
-from sparkbert.model.checkpoint import BertSpec
+from sparkbert.model.checkpoint import BertSpec, Closing
 from sparkbert.model.format import HIDDEN_STATE_NAME, INPUT_NAMES, OUTPUT_NAME
 
 #: Tensors at least this large start on a 64 KiB boundary, so ONNX Runtime can mmap them.
@@ -60,7 +59,7 @@ MS_DOMAIN = "com.microsoft"
 WeightGetter = Callable[[str, tuple[int, ...]], NDArray[np.float32]]
 
 
-class ExternalDataWriter:
+class ExternalDataWriter(Closing):
     """Append tensors to one external-data file and return protos that point at them.
 
     Examples
@@ -77,14 +76,6 @@ class ExternalDataWriter:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._file = open(self.path, "wb")  # noqa: SIM115  (closed in close())
-
-    def __enter__(self) -> ExternalDataWriter:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Flush and close the file (leaving a ``with`` block does it).
