@@ -29,14 +29,7 @@ class CommandError(SparkBertError):
 
 
 class UsageError(CommandError):
-    """A bad option or value on the command line; exit status 2.
-
-    Examples
-    --------
-    >>> error = UsageError("--conf takes KEY=VALUE, got 'x'")
-    >>> one_line(error), exit_status(error)
-    ("--conf takes KEY=VALUE, got 'x'", 2)
-    """
+    """A bad option or value on the command line; exit status 2 (argparse's own)."""
 
     __module__ = "sparkbert.cli"
 

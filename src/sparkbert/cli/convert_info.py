@@ -109,16 +109,7 @@ def print_facts(facts: Mapping[str, Any], as_json: bool) -> None:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    """``sparkbert convert``: a Hugging Face checkpoint folder → a model directory.
-
-    Examples
-    --------
-    >>> from sparkbert.cli import make_parser
-    >>> cmd_convert(make_parser().parse_args(["convert", "no-checkpoint", "converted"]))
-    Traceback (most recent call last):
-    ...
-    sparkbert.errors.ModelNotFoundError: No checkpoint folder at no-checkpoint
-    """
+    """``sparkbert convert``: a Hugging Face checkpoint folder → a model directory."""
     from sparkbert.model.convert import convert_checkpoint
 
     directory = convert_checkpoint(args.checkpoint, args.out, precision=args.precision)

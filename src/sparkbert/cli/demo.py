@@ -15,17 +15,8 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
+from sparkbert.cli import _job
 from sparkbert.cli._console import status
-from sparkbert.cli._job import (
-    build_pipeline,
-    check_runtime,
-    find_java,
-    flatten,
-    load_model,
-    model_summary,
-    parse_conf,
-    start_spark,
-)
 
 
 def parallel_sentences() -> list[dict[str, Any]]:
@@ -89,22 +80,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """
     import numpy as np
 
-    conf = parse_conf(args.conf)
-    check_runtime()
-    find_java()
-    directory = load_model(args.model, args.precision)
-    status(args, f"model {directory.path} ({model_summary(directory)})")
+    conf = _job.parse_conf(args.conf)
+    _job.check_runtime()
+    _job.find_java()
+    directory = _job.load_model(args.model, args.precision)
+    status(args, f"model {directory.path} ({_job.model_summary(directory)})")
     rows = parallel_sentences()
-    spark = start_spark(args.master, "sparkbert demo", conf, verbose=args.verbose, quiet=args.quiet)
+    spark = _job.start_spark(args.master, "sparkbert demo", conf, verbose=args.verbose, quiet=args.quiet)
     try:
         df = spark.createDataFrame([(i, r["text"]) for i, r in enumerate(rows)], "id long, text string")
-        pipeline = build_pipeline(
+        pipeline = _job.build_pipeline(
             str(directory.path.absolute()),
             sentence_embeddings=True,
             storage_ref=args.model,
             device=args.device,
         )
-        table = flatten(pipeline.fit(df).transform(df), sentence_embeddings=True)
+        table = _job.flatten(pipeline.fit(df).transform(df), sentence_embeddings=True)
         got = {r["id"]: r["sentence_vectors"] for r in table.select("id", "sentence_vectors").collect()}
     finally:
         spark.stop()

@@ -31,13 +31,13 @@ import logging
 import os
 import re
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 from filelock import FileLock, Timeout
 
+from sparkbert._paths import TEMP_MARKERS, temp_sibling
 from sparkbert.errors import ModelError
 from sparkbert.model.directory import ModelDirectory
 
@@ -45,7 +45,6 @@ logger = logging.getLogger(__name__)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 #: Hidden sibling folders that only exist while a build is running (or after it was killed).
-TEMP_MARKERS = ("partial-", "download-", "trash-")
 
 
 def safe_name(value: str, *, limit: int = 96) -> str:
@@ -127,7 +126,7 @@ def write_ref(repo: Path, revision: str, commit: str) -> None:
     """
     path = _ref_path(repo, revision)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = temp_sibling(path, "tmp")
     tmp.write_text(commit, encoding="ascii")
     os.replace(tmp, path)
 
@@ -150,17 +149,6 @@ def load_cached(target: Path) -> ModelDirectory | None:
     except ModelError as err:
         logger.warning("Ignoring the cached model at %s: %s", target, err)
         return None
-
-
-def temp_sibling(target: Path, kind: str) -> Path:
-    """Return a fresh hidden sibling path of ``target`` for a build step (``kind``: download, ...).
-
-    Examples
-    --------
-    >>> temp_sibling(Path("/c/x/fp32"), "download").name.startswith(".fp32.download-")
-    True
-    """
-    return target.parent / f".{target.name}.{kind}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 def discard(path: Path) -> None:
@@ -198,11 +186,8 @@ def clean_stale(target: Path) -> list[Path]:
     prefix = f".{target.name}."
     removed = []
     for path in sorted(target.parent.iterdir()):
-        ours = path.name.startswith(prefix) and path.name[len(prefix) :].startswith(TEMP_MARKERS)
-        # int8 builds keep scratch folders beside the target: convert_checkpoint's fp32 copy
-        # (``.fp32-XXXX``) and quantize_int8's ONNX Runtime output (``.quantize-XXXX``)
-        scratch = target.name == "int8" and path.name.startswith((".fp32-", ".quantize-"))
-        if not (ours or scratch):
+        # every temporary sibling of a build is named by temp_sibling (partial, download, tmp, ...)
+        if not (path.name.startswith(prefix) and path.name[len(prefix) :].startswith(TEMP_MARKERS)):
             continue
         logger.info("Removing %s, left over by an interrupted build", path)
         if path.is_dir() and not path.is_symlink():

@@ -23,11 +23,11 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from sparkbert._paths import temp_sibling
 from sparkbert.errors import InvalidParamError, ModelIntegrityError, ModelNotFoundError
 from sparkbert.model.checkpoint import CheckpointWeights, read_config
 from sparkbert.model.directory import (
@@ -121,7 +121,8 @@ def convert_checkpoint(
     if precision == "int8":
         from sparkbert.model.quantize import quantize_int8
 
-        scratch = Path(tempfile.mkdtemp(prefix=".fp32-", dir=_parent(out)))
+        scratch = temp_sibling(out, "tmp")
+        scratch.mkdir(parents=True)
         try:
             fp32 = convert_checkpoint(
                 folder, scratch / "fp32", source=source, revision=revision, source_sha256=source_sha256

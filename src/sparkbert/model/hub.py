@@ -50,6 +50,7 @@ from sparkbert._version import __version__
 from sparkbert.errors import ModelIntegrityError, ModelNotFoundError, UnsafeModelError
 from sparkbert.model.hub_errors import hub_errors, offline_error, translate
 from sparkbert.model.st_modules import sentence_files
+from sparkbert.model.tokenizer_files import TOKENIZER_FILES
 from sparkbert.settings import hf_hub_cache, hub_endpoint, offline
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,6 @@ logger = logging.getLogger(__name__)
 #: Config files fetched first (and checked for remote code before any weight is fetched).
 CONFIG_FILES = ("config.json",)
 #: Tokenizer files fetched when the repo has them; at least one of the first two is required.
-TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
 #: The single-file safetensors weights, and the index of sharded ones.
 WEIGHTS_FILE = "model.safetensors"
 WEIGHTS_INDEX = "model.safetensors.index.json"

@@ -3,7 +3,7 @@
 Weights become int8 (per output channel); activations are quantized on the fly, one scale
 per tensor per batch. ONNX Runtime runs ``Attention`` as ``QAttention`` and each dense
 ``MatMul`` as ``DynamicQuantizeMatMul`` (VNNI/AMX kernels where the CPU has them);
-LayerNorms, GELU and Softmax stay float32. Before quantizing, :mod:`sparkbert.model.int8_graph`
+LayerNorms, GELU and Softmax stay float32. Before quantizing, ``sparkbert.model.int8_graph``
 rewrites the fp32 graph, exactly in float arithmetic:
 
 * SmoothQuant (α 0.5) on the inputs of the attention and FFN-up GEMMs, with per-channel
@@ -17,13 +17,11 @@ AVX-512 VNNI, onnxruntime 1.32) against the converter's fp32 graph; cosine is pe
 piece against fp32 over 50 UD sentences of each of the 12 languages (mean / minimum),
 speed on short sentences and on long paragraphs:
 
-==================================================  ===============  ==============
-all-MiniLM-L6-v2                                    cosine           speed vs fp32
-==================================================  ===============  ==============
-every GEMM int8, no rewrite (``quantize_dynamic``)  0.980 / 0.881    2.1–2.2 ×
-FFN down projections kept fp32 (the old default)    0.991 / 0.946    1.5–1.6 ×
-**every GEMM int8 + the three rewrites** (default)  0.995 / 0.955    2.2–2.6 ×
-==================================================  ===============  ==============
+| all-MiniLM-L6-v2 | cosine | speed vs fp32 |
+| --- | --- | --- |
+| every GEMM int8, no rewrite (``quantize_dynamic``) | 0.980 / 0.881 | 2.1–2.2 × |
+| FFN down projections kept fp32 (the old default) | 0.991 / 0.946 | 1.5–1.6 × |
+| **every GEMM int8 + the three rewrites** (default) | 0.995 / 0.955 | 2.2–2.6 × |
 
 On the mBERT-shaped benchmark model the default runs 3.0–3.3 × fp32 (cosine 0.9994 / 0.9992).
 ``reduce_range=False`` (8-bit weights) gave 0.997 / 0.977 on MiniLM at the same speed on a
@@ -47,12 +45,12 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sparkbert._paths import temp_sibling
 from sparkbert.errors import InvalidParamError
 from sparkbert.model.directory import (
     CONFIG_NAME,
@@ -70,7 +68,7 @@ logger = logging.getLogger(__name__)
 _FILE_FIELDS = ("format", "format_version", "files", "sparkbert_version")
 #: Files rewritten by quantization; every other listed file is copied unchanged.
 _GRAPH_FILES = {ONNX_NAME, ONNX_DATA_NAME}
-#: The GEMMs of a layer, by role, as node-name patterns of :mod:`sparkbert.model.onnx_graph`.
+#: The GEMMs of a layer, by role, as node-name patterns of ``sparkbert.model.onnx_graph``.
 ROLES = {
     "attention": r"encoder\.layer\.\d+\.attention\.self",
     "attention_output": r"encoder\.layer\.\d+\.attention\.output\.dense",
@@ -83,7 +81,7 @@ DEFAULT_KEEP_FP32: tuple[str, ...] = ()
 
 @dataclass(frozen=True)
 class Int8Recipe:
-    """How :func:`quantize_int8_recipe` quantizes; the defaults are :func:`quantize_int8`'s.
+    """How ``quantize_int8_recipe`` quantizes; the defaults are ``quantize_int8``'s.
 
     Examples
     --------
@@ -166,7 +164,7 @@ def quantize_int8(
 def quantize_int8_recipe(
     src: ModelDirectory, out: str | os.PathLike[str], recipe: Int8Recipe
 ) -> ModelDirectory:
-    """:func:`quantize_int8` with every setting of the recipe open (for measurements).
+    """``quantize_int8`` with every setting of the recipe open (for measurements).
 
     Examples
     --------
@@ -204,7 +202,8 @@ def quantize_int8_recipe(
     }
 
     def populate(staging: Path) -> Mapping[str, Any]:
-        scratch = Path(tempfile.mkdtemp(prefix=".quantize-", dir=staging.parent))
+        scratch = temp_sibling(out, "tmp")
+        scratch.mkdir()
         try:
             model = onnx.load(str(src.onnx_path))
             side = _rewrite(model, src, recipe, settings)

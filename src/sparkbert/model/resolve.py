@@ -46,6 +46,7 @@ from sparkbert.model.directory import (
     is_model_directory,
     sha256_file,
 )
+from sparkbert.model.tokenizer_files import TOKENIZER_FILES
 from sparkbert.settings import DEFAULT_LANG, offline, sparkbert_home
 
 if TYPE_CHECKING:
@@ -56,7 +57,6 @@ logger = logging.getLogger(__name__)
 _REPO_PART = r"[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9_])?"
 _REPO_ID = re.compile(rf"(?:{_REPO_PART}/)?{_REPO_PART}")
 #: Tokenizer files that take part in a local checkpoint's cache key, when present.
-_TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
 
 
 def parse_repo_id(spec: str) -> tuple[str, str | None]:
@@ -279,7 +279,7 @@ def _derive_from_fp32(fp32_dir: Path, target: Path, precision: str) -> ModelDire
 def _checkpoint_digests(folder: Path) -> dict[str, str]:
     from sparkbert.model.checkpoint import weight_files
 
-    names = ["config.json", *weight_files(folder), *(n for n in _TOKENIZER_FILES if (folder / n).is_file())]
+    names = ["config.json", *weight_files(folder), *(n for n in TOKENIZER_FILES if (folder / n).is_file())]
     return {name: sha256_file(folder / name) for name in sorted(set(names))}
 
 

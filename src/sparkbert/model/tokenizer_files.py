@@ -31,6 +31,8 @@ from sparkbert.errors import ModelIntegrityError
 logger = logging.getLogger(__name__)
 
 TOKENIZER_JSON = "tokenizer.json"
+#: The tokenizer files of a Hugging Face checkpoint that conversion reads (any of them may be absent).
+TOKENIZER_FILES = (TOKENIZER_JSON, "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
 VOCAB_TXT = "vocab.txt"
 TOKENIZER_CONFIG = "tokenizer_config.json"
 SPECIAL_TOKENS_MAP = "special_tokens_map.json"
