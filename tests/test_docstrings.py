@@ -6,6 +6,10 @@ classes, functions, methods, properties) and :class:`doctest.DocTestRunner` runs
 ``spark`` session from ``tests/conftest.py`` first (``SparkSession.builder.getOrCreate()`` in
 an example then returns it) and is marked ``spark`` and ``slow``.
 
+Examples that name ``model_dir`` get a real converted model directory there (a small random
+BERT with mBERT's tokenizer, the ``tiny_model_dir`` fixture), so the model entry points
+(``pretrained``, ``embed``, ``encode``) show real results.
+
 Also: every public class, function, method and property has a docstring, and every object of
 the user-facing API (``sparkbert.__all__`` and the stages' ``pretrained``) has an ``Examples``
 section holding at least one ``>>>`` example. Internals are not padded with filler examples.
@@ -71,6 +75,9 @@ def test_docstring_examples_run(name: str, request: pytest.FixtureRequest) -> No
     runner = doctest.DocTestRunner(optionflags=FLAGS)
     report = io.StringIO()
     for test in _tests(module):
+        if any("model_dir" in e.source for e in test.examples):
+            # examples of the model entry points run on a real (small) converted model
+            test.globs["model_dir"] = str(request.getfixturevalue("tiny_model_dir"))
         runner.run(test, out=report.write)
     assert runner.failures == 0, (
         f"{runner.failures} of {runner.tries} examples failed in {name}:\n{report.getvalue()}"

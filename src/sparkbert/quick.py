@@ -7,7 +7,7 @@ are the ones ``pipeline.transform(df)`` gives for the same settings.
 
 Examples
 --------
->>> embed([], "path/to/model").columns.tolist()  # doctest: +SKIP
+>>> embed([], model_dir).columns.tolist()
 ['text_index', 'sentence', 'token', 'begin', 'end', 'vector']
 >>> COLUMNS
 ('text_index', 'sentence', 'token', 'begin', 'end', 'vector')
@@ -84,7 +84,7 @@ def light_pipeline(
 
     Examples
     --------
-    >>> light_pipeline("path/to/model").outputCols  # doctest: +SKIP
+    >>> light_pipeline(model_dir).outputCols
     ['document', 'sentence', 'token', 'embeddings']
     """
     from pyspark.ml import PipelineModel
@@ -152,8 +152,10 @@ def embed(
 
     Examples
     --------
-    >>> df = embed(["Hello world.", "Hallo Welt. Zweiter Satz!"], "path/to/model")  # doctest: +SKIP
-    >>> df[["text_index", "sentence", "token"]].head(3)  # doctest: +SKIP
+    ``model_dir`` is a model directory, checkpoint folder, registry name or Hub id:
+
+    >>> df = embed(["Hello world.", "Hallo Welt. Zweiter Satz!"], model_dir)
+    >>> df[["text_index", "sentence", "token"]].head(3)
        text_index  sentence  token
     0           0         0  Hello
     1           0         0  world

@@ -158,10 +158,17 @@ class BertEmbeddings(  # type: ignore[misc]
 
         Examples
         --------
-        >>> from tests.helpers.checkpoints import make_random_checkpoint  # doctest: +SKIP
-        >>> emb = BertEmbeddings.pretrained("path/to/checkpoint")  # doctest: +SKIP
-        >>> emb.getDimension()  # doctest: +SKIP
-        32
+        ``model_dir`` is a converted model directory (a small random BERT with mBERT's
+        tokenizer here); ``"bert_base_multilingual_cased"`` resolves the same way, from the
+        cache or the Hub:
+
+        >>> emb = BertEmbeddings.pretrained(model_dir).setInputCols("sentence", "token")
+        >>> emb.getDimension(), emb.getMaxSentenceLength(), emb.getCaseSensitive()
+        (32, 128, True)
+        >>> emb.setMaxSentenceLength(1024)
+        Traceback (most recent call last):
+        ...
+        sparkbert.errors.InvalidParamError: Invalid value for param 'maxSentenceLength': 1024. Valid values: an integer from 4 to 512 (the model's max positions).
         """
         del remote_loc  # Spark NLP's S3 location has no meaning here; kept for signature parity
         from sparkbert.model.resolve import resolve_model
