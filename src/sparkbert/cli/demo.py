@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import unicodedata
 from collections.abc import Sequence
 from importlib import resources
 from typing import Any
@@ -59,7 +60,6 @@ def _width(text: str) -> int:
     >>> _width("Katze"), _width("猫")
     (5, 2)
     """
-    import unicodedata
 
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 

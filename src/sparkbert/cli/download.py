@@ -16,6 +16,7 @@ from pathlib import Path
 from sparkbert.cli._console import status
 from sparkbert.cli._errors import CommandError, UsageError
 from sparkbert.cli.convert_info import model_facts, print_facts
+from sparkbert.settings import offline, sparkbert_home
 
 
 def cmd_download(args: argparse.Namespace) -> int:
@@ -36,7 +37,6 @@ def cmd_download(args: argparse.Namespace) -> int:
     sparkbert.cli.UsageError: sparkbert download takes a registry name or a Hub repo id ...
     """
     from sparkbert.model.resolve import resolve_model
-    from sparkbert.settings import offline, sparkbert_home
 
     if Path(args.model).expanduser().exists() or args.model.startswith((".", "/", "~")):
         raise UsageError(

@@ -27,6 +27,7 @@ Examples
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,8 +37,12 @@ from numpy.typing import NDArray
 
 from sparkbert.annotation import SENTENCE_EMBEDDINGS, Annotation
 from sparkbert.errors import InvalidParamError
+from sparkbert.model.st_modules import SENTENCE_HEAD_NAME, SentenceHead
 from sparkbert.runtime.alignment import assign_windows, plan_windows
 from sparkbert.runtime.batching import make_batches, pad_batch
+from sparkbert.runtime.embedder import hidden_states, load_resources, locate_model
+from sparkbert.runtime.session import cached
+from sparkbert.runtime.tokenization import encode
 
 #: Values of ``poolingStrategy``; ``auto`` is resolved on the driver by ``resolve_pooling``.
 SENTENCE_STRATEGIES = ("auto", "cls", "mean", "max", "pooler")
@@ -167,10 +172,6 @@ class SentenceEncoderConfig:
 
 def _load_head(model_dir: str, identity: str, info: dict[str, Any]) -> Any:
     """This process's ``SentenceHead`` of a model directory."""
-    import os
-
-    from sparkbert.model.st_modules import SENTENCE_HEAD_NAME, SentenceHead
-    from sparkbert.runtime.session import cached
 
     def build() -> SentenceHead:
         path = os.path.join(model_dir, SENTENCE_HEAD_NAME)
@@ -224,9 +225,6 @@ class SentenceEncoder:
 
     def encode_texts(self, texts: Sequence[str]) -> tuple[NDArray[np.float32], list[int], list[int]]:
         """Return ``(vectors (n, dim) float32, pieces per text, windows per text)``."""
-        from sparkbert.runtime.embedder import hidden_states, load_resources, locate_model
-        from sparkbert.runtime.tokenization import encode
-
         emb = self.config.embedder
         res = load_resources(emb)
         model_dir = locate_model(emb)
