@@ -12,11 +12,11 @@ Examples
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sparkbert._paths import is_remote, local_path
 from sparkbert.cli._errors import CommandError, UsageError
 
 if TYPE_CHECKING:
@@ -53,12 +53,9 @@ def format_of_name(name: str) -> str | None:
     return _SUFFIXES.get(os.path.splitext(lower)[1])
 
 
-def _is_remote(path: str) -> bool:
-    return re.match(r"^[A-Za-z][\w+.-]*://", path) is not None and not path.startswith("file:")
-
-
 def _local(path: str) -> Path:
-    return Path(re.sub(r"^file:(//)?", "", path)).expanduser()
+    """The local path of a plain path or ``file:`` URI (see ``sparkbert._paths.local_path``)."""
+    return Path(local_path(path) or path).expanduser()
 
 
 def input_files(path: str) -> list[Path] | None:
@@ -69,7 +66,7 @@ def input_files(path: str) -> list[Path] | None:
     >>> input_files("s3a://bucket/in/") is None
     True
     """
-    if _is_remote(path):
+    if is_remote(path):
         return None
     local = _local(path)
     if local.is_file():
@@ -99,7 +96,7 @@ def detect_format(path: str, given: str | None = None) -> str:
     sparkbert.cli.CommandError: Input /nonexistent.txt does not exist.
     """
     known = ", ".join(sorted(_SUFFIXES))
-    if _is_remote(path):
+    if is_remote(path):
         found = given or format_of_name(path.rstrip("/"))
         if found is None:
             raise UsageError(f"Cannot tell the format of {path} from its name; pass --input-format.")
@@ -137,12 +134,12 @@ def check_output(output: str, inputs: str, overwrite: bool) -> None:
     ...
     sparkbert.cli.CommandError: Output ... already exists; pass --overwrite to replace it.
     """
-    if _is_remote(output):
+    if is_remote(output):
         return
     out = _local(output).absolute()
     if out.exists() and not overwrite:
         raise CommandError(f"Output {output} already exists; pass --overwrite to replace it.")
-    if not _is_remote(inputs):
+    if not is_remote(inputs):
         source = _local(inputs).absolute()
         if out == source or out in source.parents or source in out.parents:
             raise UsageError(f"Output {output} overlaps the input {inputs}; choose another folder.")
