@@ -50,24 +50,19 @@ def build_level_pipeline(
     """
     from pyspark.ml import Pipeline
 
-    from sparkbert import BertSentenceEmbeddings, DocumentAssembler, SentenceDetector
+    from sparkbert.stages.standard import sentence_level_stages
 
-    stages: list[Any] = [DocumentAssembler(inputCol="text", outputCol="document")]
-    if level == "sentence":
-        stages.append(SentenceDetector(inputCols=["document"], outputCol="sentence"))
-    stages.append(
-        BertSentenceEmbeddings(
-            inputCols=["sentence" if level == "sentence" else "document"],
-            outputCol="vectors",
-            modelPath=model_path,
-            poolingStrategy=pooling,
-            batchSize=batch_size,
-            maxSentenceLength=max_sentence_length,
-            storageRef=storage_ref,
+    return Pipeline(
+        stages=sentence_level_stages(
+            model_path,
+            level,
+            pooling=pooling,
+            batch_size=batch_size,
+            max_sentence_length=max_sentence_length,
+            storage_ref=storage_ref,
             device=device,
         )
     )
-    return Pipeline(stages=stages)
 
 
 def level_table(df: DataFrame, level: str, model_path: str, **params: Any) -> tuple[DataFrame, list[Column]]:
