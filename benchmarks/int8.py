@@ -33,7 +33,7 @@ if __package__ in (None, ""):
 import numpy as np
 
 from benchmarks.common import REPO, UD_LANGS, machine, paragraphs, ud_sentences
-from benchmarks.runner import machine_line, write_report
+from benchmarks.runner import machine_line, report_header, write_report
 
 #: recipe name -> Int8Recipe keyword arguments (None: an fp32 graph)
 RECIPES: dict[str, dict[str, Any] | None] = {
@@ -195,10 +195,7 @@ def measure(model: str, fp32_dir: Path, recipes: dict[str, Any], args: argparse.
 def markdown(report: dict[str, Any]) -> str:
     """One table per model: recipe, cosine mean/min, speed vs fp32 on short and long text."""
     lines = [
-        f"# sparkbert benchmark: int8 ({time.strftime('%Y-%m-%d %H:%M')})",
-        "",
-        machine_line(report["machine"]),
-        "",
+        *report_header("int8", report["machine"]),
         "1 intra-op thread, batches of 8, best of the rounds; speed = real pieces per CPU-second, "
         "× = ratio to the converter's fp32 graph in the same run. Cosine: per position against fp32.",
     ]

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import machine, paragraphs, piece_counts, ud_sentences
-from benchmarks.runner import fmt, machine_line, rates, run_contender
+from benchmarks.runner import fmt, rates, report_header, run_contender
 
 logger = logging.getLogger("benchmarks")
 
@@ -88,10 +88,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def markdown(report: dict[str, Any]) -> str:
     """The host-path table: pieces/s and pieces per CPU-second, and each against encode_batch."""
     lines = [
-        f"# sparkbert benchmark: host path ({time.strftime('%Y-%m-%d %H:%M')})",
-        "",
-        machine_line(report["machine"]),
-        "",
+        *report_header("host path", report["machine"]),
         f"Model: {report['model']}. Spark `local[*]`. Every contender runs on the same rows.",
         "",
         "| text | contender | rows | pieces | time (s) | pieces/s | CPU (s) | pieces/CPU-s "

@@ -15,10 +15,10 @@ from benchmarks.common import REPO, machine, piece_counts, sentences
 from benchmarks.runner import (
     base_spec,
     fmt,
-    machine_line,
     mib,
     prepare,
     rates,
+    report_header,
     run_contender,
     write_sentences,
 )
@@ -152,10 +152,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def markdown(report: dict[str, Any]) -> str:
     lines = [
-        f"# sparkbert benchmark: levers ({time.strftime('%Y-%m-%d %H:%M')})",
-        "",
-        machine_line(report["machine"]),
-        "",
+        *report_header("levers", report["machine"]),
         f"sparkbert fp32, full pipeline, {report['sentences']:,} sentences ({report['pieces']:,} tokens), "
         "one process per setting; gain = rate / the lever's default rate − 1.",
         "",

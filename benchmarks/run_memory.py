@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import REPO, machine, piece_counts, sentences
-from benchmarks.runner import base_spec, fmt, machine_line, prepare, rates, run_contender, write_sentences
+from benchmarks.runner import (
+    base_spec,
+    fmt,
+    prepare,
+    rates,
+    report_header,
+    run_contender,
+    write_sentences,
+)
 
 MEMORY_VARIANTS = {
     # the library's defaults: stages fused into one mapInArrow, prepacked weights mapped per machine
@@ -104,10 +112,7 @@ def markdown(report: dict[str, Any]) -> str:
     w = report["weights_mib"]
     act = report["activations"].get("activations_mib", 0)
     lines = [
-        f"# sparkbert benchmark: memory ({time.strftime('%Y-%m-%d %H:%M')})",
-        "",
-        machine_line(report["machine"]),
-        "",
+        *report_header("memory", report["machine"]),
         f"sparkbert fp32, full pipeline, {report['sentences']:,} sentences; weight file (model.onnx.data) {w:,} MiB; "
         f"ORT activations of one worker at the default token budget (arena growth after the largest batches): "
         f"{act:,} MiB (batchSize 8: {report['activations'].get('batch_size_8', {}).get('activations_mib', '?')} MiB). "

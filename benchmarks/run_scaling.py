@@ -10,10 +10,10 @@ from benchmarks.common import machine, piece_counts, sentences
 from benchmarks.runner import (
     base_spec,
     fmt,
-    machine_line,
     mib,
     prepare,
     rates,
+    report_header,
     run_contender,
     write_sentences,
 )
@@ -60,10 +60,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def markdown(report: dict[str, Any]) -> str:
     lines = [
-        f"# sparkbert benchmark: scaling ({time.strftime('%Y-%m-%d %H:%M')})",
-        "",
-        machine_line(report["machine"]),
-        "",
+        *report_header("scaling", report["machine"]),
         "sparkbert fp32, full pipeline, Spark `local[*]`.",
         "",
         "| sentences | tokens | time (s) | tokens/s | sentences/s | tokens/CPU-s | peak Σ worker PSS (MiB) | other load |",

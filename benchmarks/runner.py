@@ -123,6 +123,11 @@ def write_report(out: Path, stem: str, report: dict[str, Any], text: str) -> Non
         (out / name).write_text(text)
 
 
+def report_header(mode: str, info: dict[str, Any]) -> list[str]:
+    """The first lines of every Markdown report: mode, date, then the machine and its CPU flags."""
+    return [f"# sparkbert benchmark: {mode} ({time.strftime('%Y-%m-%d %H:%M')})", "", machine_line(info), ""]
+
+
 def machine_line(info: dict[str, Any]) -> str:
     """One Markdown line naming the CPU, its cores and the flags that matter for the kernels."""
     return (
