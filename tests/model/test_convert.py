@@ -264,7 +264,7 @@ def test_misshapen_weight_is_named(tmp_path: Path) -> None:
     ("field", "value", "valid"),
     [
         ("hidden_act", "gelu_new", "'gelu'"),
-        ("model_type", "roberta", "'bert'"),
+        ("model_type", "distilbert", "'bert', 'roberta', 'xlm-roberta'"),
         ("position_embedding_type", "relative_key", "'absolute'"),
     ],
 )

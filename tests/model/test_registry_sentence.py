@@ -1,4 +1,4 @@
-"""Registry entries for sentence vectors: LaBSE and mBERT's pooler, at pinned commits."""
+"""Registry entries for sentence vectors: LaBSE, mBERT's pooler and paraphrase-multilingual-MiniLM, at pinned commits."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ def test_sentence_models_are_registered_at_pinned_commits() -> None:
     assert (pooler.repo_id, pooler.revision) == (mbert.repo_id, mbert.revision)
 
 
-def test_models_the_runtime_cannot_serve_are_not_listed() -> None:
-    assert not registry.is_registered("paraphrase_multilingual_minilm_l12_v2")
-    assert "SentencePiece" in (registry.__doc__ or "")
+def test_the_multilingual_paraphrase_model_is_pinned() -> None:
+    entry = registry.lookup("paraphrase_multilingual_minilm_l12_v2", "xx")
+    assert (entry.repo_id, entry.revision) == (
+        "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2",
+        "e8f8c211226b894fcb81acc59f3b34ba3efd5f42",
+    )

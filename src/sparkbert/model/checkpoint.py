@@ -1,4 +1,4 @@
-"""Reading a Hugging Face BERT checkpoint: its config and its safetensors weights.
+"""Reading a Hugging Face BERT or XLM-RoBERTa checkpoint: its config and its safetensors weights.
 
 Weights are read one tensor at a time (safetensors is memory-mapped), so a conversion
 never holds more than the tensor it is writing. Both key layouts of real checkpoints are
@@ -9,6 +9,7 @@ accepted and mapped to one canonical name:
 | ``bert.embeddings.LayerNorm.gamma`` (Google, mBERT) | ``embeddings.LayerNorm.weight`` |
 | ``embeddings.LayerNorm.weight`` (``save_pretrained``) | ``embeddings.LayerNorm.weight`` |
 | ``bert.pooler.dense.weight`` (both layouts) | ``pooler.dense.weight`` (optional) |
+| ``roberta.encoder.layer.0...`` (XLM-RoBERTa heads) | ``encoder.layer.0...`` |
 | ``cls.*``, ``*.position_ids`` | ignored |
 
 Pickle-based weights (``pytorch_model.bin``, ``.pt``, ``.ckpt``) are refused: unpickling
@@ -47,6 +48,10 @@ SAFETENSORS_INDEX_NAME = "model.safetensors.index.json"
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 #: Activations the converter implements (Hugging Face's ``"gelu"`` is the exact erf GELU).
 SUPPORTED_ACTIVATIONS = ("gelu",)
+#: ``model_type`` values the converter implements: BERT, and the RoBERTa family, the same encoder
+#: with positions numbered from ``pad_token_id + 1`` (xlm-roberta-base and models fine-tuned from it).
+SUPPORTED_MODEL_TYPES = ("bert", "roberta", "xlm-roberta")
+_ROBERTA_TYPES = ("roberta", "xlm-roberta")
 
 
 _C = TypeVar("_C", bound="Closing")
@@ -90,6 +95,11 @@ class BertSpec:
     ...     "num_attention_heads": 2, "intermediate_size": 16, "max_position_embeddings": 32})
     >>> spec.type_vocab_size, spec.layer_norm_eps
     (2, 1e-12)
+    >>> xlmr = BertSpec.from_config({"model_type": "xlm-roberta", "vocab_size": 100, "hidden_size": 8,
+    ...     "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16,
+    ...     "max_position_embeddings": 514, "type_vocab_size": 1, "pad_token_id": 1})
+    >>> xlmr.position_offset, xlmr.max_positions
+    (2, 512)
     """
 
     vocab_size: int
@@ -100,6 +110,14 @@ class BertSpec:
     max_position_embeddings: int
     type_vocab_size: int = 2
     layer_norm_eps: float = 1e-12
+    #: row of the position table used by the first token (RoBERTa: ``pad_token_id + 1``)
+    position_offset: int = 0
+    model_type: str = "bert"
+
+    @property
+    def max_positions(self) -> int:
+        """Longest input the position table serves, control tokens included."""
+        return self.max_position_embeddings - self.position_offset
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], *, where: str = "config.json") -> BertSpec:
@@ -120,7 +138,8 @@ class BertSpec:
         ...
         sparkbert.errors.InvalidParamError: Invalid value for param 'config.json: hidden_act': 'relu'. Valid values: 'gelu'.
         """
-        _require(config, "model_type", config.get("model_type", "bert"), ("bert",), where)
+        model_type = config.get("model_type", "bert")
+        _require(config, "model_type", model_type, SUPPORTED_MODEL_TYPES, where)
         _require(config, "hidden_act", config.get("hidden_act", "gelu"), SUPPORTED_ACTIVATIONS, where)
         position = config.get("position_embedding_type", "absolute")
         _require(config, "position_embedding_type", position, ("absolute",), where)
@@ -149,7 +168,18 @@ class BertSpec:
             raise ModelIntegrityError(
                 f"{where}: 'layer_norm_eps' must be a small positive number, got {eps!r}"
             )
-        return cls(layer_norm_eps=float(eps), **sizes)
+        offset = 0
+        if model_type in _ROBERTA_TYPES:  # RoBERTa numbers positions from padding_idx + 1
+            pad = config.get("pad_token_id", 1)
+            if not isinstance(pad, int) or isinstance(pad, bool) or pad < 0:
+                raise ModelIntegrityError(f"{where}: 'pad_token_id' must be an integer >= 0, got {pad!r}")
+            offset = pad + 1
+            if offset >= sizes["max_position_embeddings"]:
+                raise ModelIntegrityError(
+                    f"{where}: max_position_embeddings {sizes['max_position_embeddings']} leaves no "
+                    f"position after pad_token_id {pad}"
+                )
+        return cls(layer_norm_eps=float(eps), position_offset=offset, model_type=model_type, **sizes)
 
 
 def _require(
@@ -185,8 +215,10 @@ def canonical_key(key: str) -> str | None:
     True
     >>> canonical_key("bert.pooler.dense.weight")
     'pooler.dense.weight'
+    >>> canonical_key("roberta.encoder.layer.0.output.dense.bias")
+    'encoder.layer.0.output.dense.bias'
     """
-    name = key.removeprefix("bert.")
+    name = key.removeprefix("bert.").removeprefix("roberta.")
     if not name.startswith(("embeddings.", "encoder.", "pooler.")) or name.endswith("position_ids"):
         return None
     return name.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias")
@@ -382,6 +414,7 @@ def _read_bf16(path: Path, key: str, shape: tuple[int, ...]) -> NDArray[np.float
 
 __all__ = [
     "SUPPORTED_ACTIVATIONS",
+    "SUPPORTED_MODEL_TYPES",
     "BertSpec",
     "CheckpointWeights",
     "canonical_key",

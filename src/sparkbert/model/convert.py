@@ -161,7 +161,9 @@ def convert_checkpoint(
             "num_hidden_layers": spec.num_hidden_layers,
             "num_attention_heads": spec.num_attention_heads,
             "intermediate_size": spec.intermediate_size,
-            "max_position_embeddings": spec.max_position_embeddings,
+            "model_type": spec.model_type,
+            # positions the graph serves (RoBERTa's table has pad_token_id + 1 more rows)
+            "max_position_embeddings": spec.max_positions,
             "vocab_size": spec.vocab_size,
             "type_vocab_size": spec.type_vocab_size,
             "layer_norm_eps": spec.layer_norm_eps,

@@ -240,9 +240,8 @@ def build_bert_graph(
 def _embeddings(g: _Graph, spec: BertSpec, get: WeightGetter, *, fused: bool) -> str:
     h = spec.hidden_size
     word = g.weight("word_embeddings", get("embeddings.word_embeddings.weight", (spec.vocab_size, h)))
-    pos = g.weight(
-        "position_embeddings", get("embeddings.position_embeddings.weight", (spec.max_position_embeddings, h))
-    )
+    table = get("embeddings.position_embeddings.weight", (spec.max_position_embeddings, h))
+    pos = g.weight("position_embeddings", table[spec.position_offset :])  # RoBERTa: from pad + 1
     seg = g.weight(
         "token_type_embeddings", get("embeddings.token_type_embeddings.weight", (spec.type_vocab_size, h))
     )

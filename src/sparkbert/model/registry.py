@@ -18,7 +18,9 @@ name (aliases)                            lang  Hub repo @ commit
 ``sent_bert_multi_cased``                 xx    mBERT cased (as above), for
                                                 ``BertSentenceEmbeddings``: its pooler output
 ``labse``                                 xx    ``sentence-transformers/LaBSE``
-                                                @ ``836121a0533e5664b21c7aacc5d22951f2b8b25b``
+(``sent_labse``)                                @ ``836121a0533e5664b21c7aacc5d22951f2b8b25b``
+``paraphrase_multilingual_minilm_l12_v2`` xx    ``sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2``
+                                                @ ``e8f8c211226b894fcb81acc59f3b34ba3efd5f42``
 ========================================  ====  ==============================================
 
 The aliases are the names Spark NLP uses for the same checkpoints. Each commit is the one
@@ -26,9 +28,10 @@ that public projects pin for that repo (for mBERT cased: the snapshot with ``mod
 of 709,388,104 bytes, LFS sha256 ``22b9ecde…``; for LaBSE: ``model.safetensors`` of
 1,883,734,344 bytes). The sentence models carry their sentence-transformers configuration
 (LaBSE: ``[CLS]`` → Dense with tanh → L2 normalisation), which ``BertSentenceEmbeddings``
-follows by default. ``sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2`` (pinned
-by public projects at ``e8f8c211226b894fcb81acc59f3b34ba3efd5f42``) is not listed: it uses
-XLM-R's SentencePiece tokenizer (``<s>``/``</s>``), which the runtime does not serve yet.
+follows by default; paraphrase-multilingual-MiniLM-L12-v2 (a 12-layer, 384-wide BERT under
+XLM-R's SentencePiece tokenizer, ``<s>``/``</s>``, 50+ languages) carries mean pooling. The
+commits are those public projects pin; their file sizes and hashes are checked against the
+Hub's own metadata at download time.
 
 Examples
 --------
@@ -126,6 +129,13 @@ _ENTRIES: tuple[RegistryEntry, ...] = (
         revision="836121a0533e5664b21c7aacc5d22951f2b8b25b",
         description="LaBSE sentence vectors, 109 languages ([CLS], Dense tanh, normalised; 768)",
         aliases=("sent_labse",),
+    ),
+    RegistryEntry(
+        name="paraphrase_multilingual_minilm_l12_v2",
+        lang="xx",
+        repo_id="sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2",
+        revision="e8f8c211226b894fcb81acc59f3b34ba3efd5f42",
+        description="Paraphrase sentence vectors, 50+ languages (12 layers, 384, XLM-R tokenizer, mean)",
     ),
 )
 

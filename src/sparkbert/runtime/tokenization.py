@@ -6,6 +6,17 @@ no lower-casing, no accent stripping), without control tokens: the embedder adds
 emptied, so text a user types such as ``[CLS]`` or ``[MASK]`` is split like any
 other punctuation and letters instead of being matched as a control token.
 
+Two piece schemes are read from ``tokenizer.json`` (``TokenizerScheme``):
+
+| scheme | models | a piece starts a word when | control tokens |
+| --- | --- | --- | --- |
+| WordPiece | BERT, mBERT, LaBSE | it does not start with ``##`` | ``[CLS]`` ``[SEP]`` ``[PAD]`` ``[UNK]`` |
+| SentencePiece (``Metaspace``) | XLM-RoBERTa | it starts with ``▁`` | ``<s>`` ``</s>`` ``<pad>`` ``<unk>`` |
+
+A SentencePiece piece that begins a word carries the space before it in its offsets
+(``▁world`` spans `` world``); ``encode`` moves such a start past the whitespace, so a
+piece's span never holds characters of no token and alignment is the same for both.
+
 Examples
 --------
 >>> import pathlib
@@ -25,6 +36,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from tokenizers import Tokenizer, normalizers
@@ -83,6 +95,123 @@ class SpecialIds:
     unk: int
 
 
+@dataclass(frozen=True)
+class TokenizerScheme:
+    """Control-token ids and word-boundary marks of a tokenizer, read from its ``tokenizer.json``.
+
+    Examples
+    --------
+    >>> scheme = TokenizerScheme.from_spec(json.load(open("tests/data/mbert/tokenizer.json")))
+    >>> scheme.ids, scheme.continuation_prefix, scheme.word_prefix
+    (SpecialIds(cls=101, sep=102, pad=0, unk=100), '##', '')
+    """
+
+    ids: SpecialIds
+    #: WordPiece: a piece starting with this continues the word before it
+    continuation_prefix: str = "##"
+    #: SentencePiece: a piece starting with this begins a word ("" for WordPiece)
+    word_prefix: str = ""
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> TokenizerScheme:
+        """Read the scheme from a parsed ``tokenizer.json``; ModelIntegrityError names what is missing."""
+        vocab = _vocabulary(spec)
+        model = spec.get("model") or {}
+        word_prefix = _metaspace_replacement(spec.get("pre_tokenizer"))
+        cls_sep = _post_processor_specials(spec.get("post_processor"))
+        if cls_sep is None:
+            cls_sep = ("<s>", "</s>") if word_prefix else ("[CLS]", "[SEP]")
+        padding = spec.get("padding") or {}
+        pad_names = [padding.get("pad_token"), "<pad>" if word_prefix else "[PAD]"]
+        unk_name = model.get("unk_token") or ("<unk>" if word_prefix else "[UNK]")
+        names = [*cls_sep, next((p for p in pad_names if p in vocab), pad_names[-1]), unk_name]
+        ids = [vocab.get(n) if isinstance(n, str) else None for n in names]
+        if isinstance(model.get("unk_id"), int):  # Unigram names its unknown piece by id
+            ids[3] = model["unk_id"]
+        missing = [str(n) for n, i in zip(names, ids) if i is None]
+        if missing:
+            raise ModelIntegrityError(
+                f"tokenizer.json lacks the control token(s) {', '.join(missing)} in its vocabulary."
+            )
+        prefix = model.get("continuing_subword_prefix") if model.get("type") == "WordPiece" else None
+        return cls(
+            SpecialIds(*(int(i) for i in ids)),  # type: ignore[arg-type]
+            continuation_prefix="" if word_prefix else (prefix or "##"),
+            word_prefix=word_prefix,
+        )
+
+    def word_starts(self, tokens: Sequence[str]) -> np.ndarray:
+        """Return, per piece string, True when the piece begins a word in the model's own scheme.
+
+        Examples
+        --------
+        >>> TokenizerScheme(SpecialIds(0, 2, 1, 3), "", "▁").word_starts(["▁Hel", "lo", "▁"]).tolist()
+        [True, False, True]
+        """
+        if self.word_prefix:
+            marks = (t.startswith(self.word_prefix) for t in tokens)
+            return np.fromiter(marks, dtype=bool, count=len(tokens))
+        prefix = self.continuation_prefix
+        return np.fromiter((not t.startswith(prefix) for t in tokens), dtype=bool, count=len(tokens))
+
+
+def _vocabulary(spec: dict[str, Any]) -> dict[str, int]:
+    """Piece → id of a tokenizer.json model (WordPiece/BPE dict, Unigram list) and its added tokens."""
+    model = spec.get("model") or {}
+    raw = model.get("vocab")
+    vocab: dict[str, int] = {}
+    if isinstance(raw, dict):
+        vocab = {str(k): int(v) for k, v in raw.items()}
+    elif isinstance(raw, list):
+        vocab = {str(entry[0]): i for i, entry in enumerate(raw)}
+    for added in spec.get("added_tokens") or []:
+        if isinstance(added, dict) and isinstance(added.get("content"), str):
+            vocab.setdefault(added["content"], int(added.get("id", -1)))
+    return vocab
+
+
+def _metaspace_replacement(pre_tokenizer: Any) -> str:
+    """The ``Metaspace`` replacement character (``▁``) of a pre-tokenizer, or "" when it has none."""
+    if not isinstance(pre_tokenizer, dict):
+        return ""
+    if pre_tokenizer.get("type") == "Metaspace":
+        return str(pre_tokenizer.get("replacement", "\u2581"))
+    if pre_tokenizer.get("type") == "Sequence":
+        return next((r for r in map(_metaspace_replacement, pre_tokenizer.get("pretokenizers", [])) if r), "")
+    return ""
+
+
+def _post_processor_specials(post: Any) -> tuple[str, str] | None:
+    """``(cls, sep)`` token strings of a post-processor (Template, Bert, Roberta), or None."""
+    if not isinstance(post, dict):
+        return None
+    kind = post.get("type")
+    if kind in ("BertProcessing", "RobertaProcessing"):
+        return str(post["cls"][0]), str(post["sep"][0])
+    if kind == "TemplateProcessing":
+        specials = [item["SpecialToken"]["id"] for item in post.get("single", []) if "SpecialToken" in item]
+        if len(specials) >= 2:
+            return str(specials[0]), str(specials[-1])
+    if kind == "Sequence":
+        return next(
+            (p for p in map(_post_processor_specials, post.get("processors", [])) if p is not None), None
+        )
+    return None
+
+
+def tokenizer_scheme(tokenizer: Tokenizer) -> TokenizerScheme:
+    """The ``TokenizerScheme`` of a loaded tokenizer (read once; ``load_tokenizer`` sets it)."""
+    scheme = getattr(tokenizer, _SCHEME_ATTR, None)
+    if scheme is None:
+        scheme = TokenizerScheme.from_spec(json.loads(tokenizer.to_str()))
+        setattr(tokenizer, _SCHEME_ATTR, scheme)
+    return scheme  # type: ignore[no-any-return]
+
+
+#: Attribute of a ``tokenizers.Tokenizer`` (which has an instance ``__dict__``) holding its scheme.
+_SCHEME_ATTR = "sparkbert_scheme"
+
+
 def tokenizer_lowercases(path: str | os.PathLike[str]) -> bool:
     """Return True if the ``tokenizer.json`` at ``path`` lower-cases its input (an uncased model).
 
@@ -111,28 +240,46 @@ def load_tokenizer(path: str | os.PathLike[str], *, lowercase: bool = False) -> 
     """
     with open(path, encoding="utf-8") as f:
         spec = json.load(f)
+    scheme = TokenizerScheme.from_spec(spec)
+    _demote_control_pieces(spec)
     spec["added_tokens"] = []
     spec["truncation"] = None
     spec["padding"] = None
     tokenizer = Tokenizer.from_str(json.dumps(spec))
+    setattr(tokenizer, _SCHEME_ATTR, scheme)
     if lowercase and not normalizer_lowercases(spec.get("normalizer")):
         parts = [tokenizer.normalizer] if tokenizer.normalizer is not None else []
         tokenizer.normalizer = normalizers.Sequence([*parts, normalizers.Lowercase()])
     return tokenizer
 
 
+def _demote_control_pieces(spec: dict[str, Any]) -> None:
+    """Make a Unigram model's control pieces (``<s>``, ``</s>``...) unreachable from text, in place.
+
+    XLM-R's ``tokenizer.json`` lists them in the Unigram vocabulary (with score 0, the best), so
+    without its added-token table a typed ``<s>`` would become the control token. Their strings
+    are replaced by noncharacters (U+FDD0 and an index), which text does not carry: a typed
+    ``<s>`` is then spelled with ordinary pieces, as ``[CLS]`` is in WordPiece. Ids are unchanged.
+    """
+    model = spec.get("model") or {}
+    vocab = model.get("vocab")
+    if model.get("type") != "Unigram" or not isinstance(vocab, list):
+        return
+    control = {t.get("content") for t in spec.get("added_tokens") or [] if t.get("special")}
+    for i, entry in enumerate(vocab):
+        if entry[0] in control:
+            entry[0] = f"\ufdd0{i}\ufdd0"
+
+
 def special_ids(tokenizer: Tokenizer) -> SpecialIds:
-    """Look up ``[CLS]``, ``[SEP]``, ``[PAD]`` and ``[UNK]`` in the vocabulary.
+    """Look up the control tokens (``[CLS]``, ``[SEP]``, ``[PAD]``, ``[UNK]`` or ``<s>``...) of a tokenizer.
 
     Examples
     --------
     >>> special_ids(load_tokenizer("tests/data/mbert/tokenizer.json"))
     SpecialIds(cls=101, sep=102, pad=0, unk=100)
     """
-    ids = [tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]", "[PAD]", "[UNK]")]
-    if any(i is None for i in ids):
-        raise ModelIntegrityError("tokenizer.json lacks one of [CLS], [SEP], [PAD], [UNK] in its vocabulary.")
-    return SpecialIds(*(int(i) for i in ids))  # type: ignore[arg-type]
+    return tokenizer_scheme(tokenizer).ids
 
 
 def encode(tokenizer: Tokenizer, texts: Sequence[str]) -> list[PieceEncoding]:
@@ -152,13 +299,30 @@ def encode(tokenizer: Tokenizer, texts: Sequence[str]) -> list[PieceEncoding]:
     if not texts:
         return []
     texts = [t if t.isascii() else _SURROGATE.sub("\ufffd", t) for t in texts]
+    word_prefix = tokenizer_scheme(tokenizer).word_prefix
     out = []
-    for enc in tokenizer.encode_batch(texts, add_special_tokens=False):
+    for text, enc in zip(texts, tokenizer.encode_batch(texts, add_special_tokens=False)):
         if not enc.ids:
             out.append(PieceEncoding.empty())
             continue
         spans = np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2)
-        out.append(
-            PieceEncoding(np.asarray(enc.ids, dtype=np.int64), spans[:, 0], spans[:, 1], list(enc.tokens))
-        )
+        tokens = list(enc.tokens)
+        starts = spans[:, 0]
+        if word_prefix:
+            starts = _skip_leading_space(text, tokens, starts, spans[:, 1], word_prefix)
+        out.append(PieceEncoding(np.asarray(enc.ids, dtype=np.int64), starts, spans[:, 1], tokens))
     return out
+
+
+def _skip_leading_space(
+    text: str, tokens: list[str], starts: np.ndarray, ends: np.ndarray, word_prefix: str
+) -> np.ndarray:
+    """Move the start of each word-initial SentencePiece piece past the whitespace it stands for."""
+    starts = starts.copy()
+    for i, token in enumerate(tokens):
+        if token.startswith(word_prefix):
+            s = int(starts[i])
+            while s < ends[i] and text[s].isspace():
+                s += 1
+            starts[i] = s
+    return starts

@@ -1,0 +1,148 @@
+"""SentencePiece (XLM-R tokenizer) checkpoints: paraphrase-multilingual-MiniLM's shape and XLM-RoBERTa.
+
+The tokenizer is trained at test time on the UD sentences with XLM-R's control tokens; the
+weights are random. References: sentence-transformers' ``encode`` for sentence vectors,
+transformers' ``last_hidden_state`` for token vectors.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from tests.helpers.checkpoints import ud_sentences
+from tests.helpers.sentencepiece import make_sentencepiece_checkpoint
+
+from sparkbert import BertSentenceEmbeddings, embed, encode
+from sparkbert.model import registry
+from sparkbert.model.convert import convert_checkpoint
+from sparkbert.runtime.tokenization import encode as encode_pieces
+from sparkbert.runtime.tokenization import load_tokenizer, special_ids, tokenizer_scheme
+
+EDGE_TEXTS = ["", "Hello  world", "  leading and trailing  ", "東京は晴れ。", "naïve café — ok?"]
+
+
+@pytest.fixture(scope="module", params=["bert", "xlm-roberta"])
+def sentencepiece_model(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path, Any]:
+    """(checkpoint folder, converted model directory, reference SentenceTransformer)."""
+    root = tmp_path_factory.mktemp(f"sp-{request.param}")
+    folder, reference = make_sentencepiece_checkpoint(root / "ckpt", architecture=request.param, seed=5)
+    return folder, Path(convert_checkpoint(folder, root / "model").path), reference
+
+
+def test_the_scheme_comes_from_tokenizer_json(sentencepiece_model: tuple[Path, Path, Any]) -> None:
+    _, model_dir, _ = sentencepiece_model
+    tokenizer = load_tokenizer(model_dir / "tokenizer.json")
+    assert special_ids(tokenizer) == special_ids(load_tokenizer(model_dir / "tokenizer.json"))
+    ids = special_ids(tokenizer)
+    assert (ids.cls, ids.pad, ids.sep, ids.unk) == (0, 1, 2, 3)  # <s> <pad> </s> <unk>, XLM-R's ids
+    assert tokenizer_scheme(tokenizer).word_prefix == "\u2581"
+
+
+@pytest.mark.parametrize("text", ["<s>", "a </s> b", "<pad><unk><mask>", "x<s>y"])
+def test_typed_control_tokens_are_text(sentencepiece_model: tuple[Path, Path, Any], text: str) -> None:
+    _, model_dir, _ = sentencepiece_model
+    enc = encode_pieces(load_tokenizer(model_dir / "tokenizer.json"), [text])[0]
+    assert not {0, 1, 2}.intersection(enc.ids.tolist())  # never <s>, <pad>, </s> from text
+    covered = {i for s, e in zip(enc.starts, enc.ends) for i in range(s, e)}
+    assert all(i in covered for i, ch in enumerate(text) if not ch.isspace())
+
+
+def test_piece_spans_never_hold_the_space_before_a_word(sentencepiece_model: tuple[Path, Path, Any]) -> None:
+    _, model_dir, _ = sentencepiece_model
+    tokenizer = load_tokenizer(model_dir / "tokenizer.json")
+    texts = ud_sentences(20) + EDGE_TEXTS
+    for text, enc in zip(texts, encode_pieces(tokenizer, texts)):
+        assert np.all(np.diff(enc.starts) >= 0) and np.all(np.diff(enc.ends) >= 0)
+        for token, start, end in zip(enc.tokens, enc.starts.tolist(), enc.ends.tolist()):
+            assert start <= end
+            if start < end:
+                assert not text[start].isspace(), (text, token, start, end)
+
+
+@pytest.mark.reference
+def test_auto_equals_sentence_transformers_in_12_languages(
+    sentencepiece_model: tuple[Path, Path, Any],
+) -> None:
+    _, model_dir, reference_model = sentencepiece_model
+    texts = ud_sentences(10) + EDGE_TEXTS
+    tokenizer = load_tokenizer(model_dir / "tokenizer.json")
+    assert (
+        max(len(e) for e in encode_pieces(tokenizer, texts)) <= 126
+    )  # sentence-transformers truncates at 128
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = reference_model.encode(texts, batch_size=16, convert_to_numpy=True)
+    ours = encode(texts, model=str(model_dir), batch_size=16)
+    assert ours.shape == reference.shape == (len(texts), 32)
+    assert float(np.abs(ours - reference).max()) <= 1e-5
+
+
+@pytest.mark.reference
+def test_token_vectors_equal_transformers(sentencepiece_model: tuple[Path, Path, Any]) -> None:
+    """Each token's mean over the pieces covering its characters, from transformers' hidden states."""
+    import torch
+
+    _, model_dir, reference_model = sentencepiece_model
+    hf_tokenizer = reference_model[0].tokenizer
+    hf_model = reference_model[0].auto_model
+    texts = ud_sentences(2)
+    frame = embed(texts, str(model_dir), pooling="mean")
+    assert len(frame) > 0
+    worst = 0.0
+    for index, text in enumerate(texts):
+        batch = hf_tokenizer(text, return_offsets_mapping=True, return_tensors="pt")
+        offsets = batch.pop("offset_mapping")[0, 1:-1].tolist()  # without <s> and </s>
+        with torch.no_grad():
+            states = hf_model(**batch).last_hidden_state[0, 1:-1].numpy()
+        starts = []
+        for start, end in offsets:  # a word's first piece carries the space before it
+            while start < end and text[start].isspace():
+                start += 1
+            starts.append(start)
+        for row in frame[frame.text_index == index].itertuples():
+            begin, end = row.begin, row.end + 1
+            covering = [
+                i for i, (s, (_, e)) in enumerate(zip(starts, offsets)) if s < end and e > begin and s < e
+            ]
+            expected = states[covering].mean(axis=0)
+            worst = max(worst, float(np.abs(row.vector - expected).max()))
+    assert worst <= 1e-4
+
+
+@pytest.mark.reference
+def test_the_registry_entry_downloads_and_serves_its_mean_pooling(
+    sentencepiece_model: tuple[Path, Path, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pinned repo, served by a local Hub: only the files the runtime needs are fetched."""
+    from tests.helpers.hub_server import FakeHub
+
+    folder, _, reference_model = sentencepiece_model
+    entry = registry.lookup("paraphrase_multilingual_minilm_l12_v2", "xx")
+    assert (entry.repo_id, entry.revision) == (
+        "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2",
+        "e8f8c211226b894fcb81acc59f3b34ba3efd5f42",
+    )
+    monkeypatch.setenv("SPARKBERT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.delenv("SPARKBERT_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    extra = {"pytorch_model.bin": b"\x80\x04pickle", "sentencepiece.bpe.model": b"\x0a\x0bprotobuf"}
+    with FakeHub() as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
+        server.add_repo(entry.repo_id, folder, extra_files=extra, commit=entry.revision)
+        stage = BertSentenceEmbeddings.pretrained("paraphrase_multilingual_minilm_l12_v2", "xx")
+        fetched = server.requested_files(entry.repo_id)
+    assert {"modules.json", "1_Pooling/config.json", "tokenizer.json", "model.safetensors"} <= set(fetched)
+    assert not {"pytorch_model.bin", "sentencepiece.bpe.model"} & set(fetched)
+    assert stage.getDimension() == 32
+    texts = ud_sentences(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = reference_model.encode(texts, convert_to_numpy=True)
+    assert float(np.abs(encode(texts, model=stage.getModelPath()) - reference).max()) <= 1e-5
