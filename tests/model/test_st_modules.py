@@ -147,3 +147,26 @@ def test_a_sentence_model_from_the_hub_keeps_its_chain(
         reference = model.encode(texts, convert_to_numpy=True)  # type: ignore[attr-defined]
     ours = encode(texts, model=stage.getModelPath())
     assert float(np.abs(ours - reference).max()) <= 1e-5
+
+
+def test_editing_a_module_config_gives_a_new_conversion(
+    labse_like: tuple[Path, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A local checkpoint's cache key covers modules.json and its modules, not only the weights."""
+    import shutil
+
+    from sparkbert.model.resolve import resolve_model
+
+    monkeypatch.setenv("SPARKBERT_HOME", str(tmp_path / "home"))
+    folder = Path(shutil.copytree(labse_like[0], tmp_path / "st"))
+    first = resolve_model(folder)
+    assert first.manifest["sentence"]["modules"]["pooling"] == "cls"
+    config_path = folder / "1_Pooling" / "config.json"
+    config = json.loads(config_path.read_text())
+    config.update(pooling_mode_cls_token=False, pooling_mode_mean_tokens=True)
+    if "pooling_mode" in config:  # sentence-transformers >= 5 also writes the mode by name
+        config["pooling_mode"] = "mean"
+    config_path.write_text(json.dumps(config))
+    second = resolve_model(folder)
+    assert second.path != first.path
+    assert second.manifest["sentence"]["modules"]["pooling"] == "mean"

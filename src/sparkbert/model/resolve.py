@@ -5,7 +5,7 @@
 | ``name_or_path`` | what happens |
 | --- | --- |
 | a local model directory | loaded as is (quantized into the cache for another precision) |
-| a local checkpoint folder | converted into the cache, keyed by its files' sha256 |
+| a local checkpoint folder | converted into the cache, keyed by the sha256 of the files it is made from (sentence-transformers modules included) |
 | a registry name (``lang``) | its Hub repo at the pinned commit (see ``.registry``) |
 | ``org/name`` or ``org/name@rev`` | that Hub repo; ``rev`` (or ``revision=``) defaults to ``main`` |
 
@@ -56,7 +56,6 @@ logger = logging.getLogger(__name__)
 
 _REPO_PART = r"[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9_])?"
 _REPO_ID = re.compile(rf"(?:{_REPO_PART}/)?{_REPO_PART}")
-#: Tokenizer files that take part in a local checkpoint's cache key, when present.
 
 
 def parse_repo_id(spec: str) -> tuple[str, str | None]:
@@ -278,9 +277,18 @@ def _derive_from_fp32(fp32_dir: Path, target: Path, precision: str) -> ModelDire
 
 def _checkpoint_digests(folder: Path) -> dict[str, str]:
     from sparkbert.model.checkpoint import weight_files
+    from sparkbert.model.st_modules import sentence_files
 
-    names = ["config.json", *weight_files(folder), *(n for n in TOKENIZER_FILES if (folder / n).is_file())]
-    return {name: sha256_file(folder / name) for name in sorted(set(names))}
+    listed = [
+        p.relative_to(folder).as_posix() for p in (*folder.iterdir(), *folder.glob("*/*")) if p.is_file()
+    ]
+    names = [
+        "config.json",
+        *weight_files(folder),
+        *(n for n in TOKENIZER_FILES if (folder / n).is_file()),
+        *sentence_files(listed),  # modules.json and its modules: they change the sentence vector
+    ]
+    return {name: sha256_file(folder.joinpath(*name.split("/"))) for name in sorted(set(names))}
 
 
 def _resolve_local(path: Path, precision: str, home: Path) -> ModelDirectory:
