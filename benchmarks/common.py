@@ -59,6 +59,34 @@ def paragraphs(per_paragraph: int = 10) -> list[str]:
     return out
 
 
+def paragraph_rows(n: int, per_paragraph: int = 10) -> list[str]:
+    """``n`` paragraphs, interleaved language by language (any prefix is balanced), repeated to ``n``."""
+    base = paragraphs(per_paragraph)
+    per_lang = len(base) // len(UD_LANGS)
+    order = [lang * per_lang + i for i in range(per_lang) for lang in range(len(UD_LANGS))]
+    return [base[order[i % len(order)]] for i in range(n)]
+
+
+def detected_sentences(texts: Iterable[str], model_dir: str | Path) -> list[list[str]]:
+    """Per row, the sentences sparkbert embeds: its own DocumentAssembler and SentenceDetector, in-process.
+
+    The two stages come from ``standard_stages`` (the pipeline's own settings) and run as their
+    pure batch annotators (``stage._annotator(None, None)``), without Spark.
+    """
+    from sparkbert.stages.standard import standard_stages
+
+    assemble, detect = (stage._annotator(None, None) for stage in standard_stages(str(model_dir))[:2])
+    documents = assemble([list(texts)])
+    return [[s.result for s in row] for row in detect([documents])]
+
+
+def write_jsonl(path: Path, texts: Iterable[str]) -> Path:
+    """Write one JSON string per line (the contenders' input format); return ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(t, ensure_ascii=False) + "\n" for t in texts), encoding="utf-8")
+    return path
+
+
 def piece_counts(texts: Iterable[str], tokenizer_json: Path) -> list[int]:
     """Word pieces per text under the model's tokenizer (the benchmark's token unit)."""
     from sparkbert.runtime.tokenization import encode, load_tokenizer

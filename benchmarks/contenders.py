@@ -9,7 +9,10 @@ name                   what runs
                        ``text_stages_only``: the first three stages, forcing the token column
 ``ceiling``            raw ONNX Runtime in one process, all cores, on the same sentences' word
                        pieces (windows as sparkbert cuts them), globally length-sorted batches
-                       padded to their own longest row; no Spark
+                       padded to their own longest row; no Spark. With ``batch_sizes`` (the
+                       ``--fp32`` mode): each sentence whole, ``[CLS] pieces [SEP]`` cut only at
+                       the model's position limit, timed at every batch size, then the
+                       windowed sequences at the fastest one
 ``predict_batch_udf``  ``pyspark.ml.functions.predict_batch_udf``: Hugging Face ``tokenizers``
                        padding to ``max_length=128`` + ONNX Runtime with default session options
                        on the same ``model.onnx``; returns each row's unpadded vectors
@@ -257,6 +260,8 @@ def run_spark(spec: dict[str, Any]) -> dict[str, Any]:
 
 # ---- the ceiling ------------------------------------------------------------------------------
 def run_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
+    if spec.get("batch_sizes"):
+        return run_ceiling_sweep(spec)
     import numpy as np
 
     from sparkbert.runtime.alignment import plan_windows
@@ -317,6 +322,116 @@ def run_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
             "padded_tokens": int(sum(max(lengths[j] for j in b) * len(b) for b in batches)),
         }
     )
+    import psutil
+
+    mem = psutil.Process().memory_full_info()
+    result["process_rss_mib"] = round(mem.rss / 2**20)
+    result["process_pss_mib"] = round(mem.pss / 2**20)
+    return result
+
+
+def run_ceiling_sweep(spec: dict[str, Any]) -> dict[str, Any]:
+    """Raw ONNX Runtime at several batch sizes on whole sentences, then windowed at the fastest.
+
+    ``sentences_file`` holds the sentences themselves (one per line, as the SentenceDetector
+    found them). Whole: ``[CLS] pieces [SEP]``, cut only at the model's position limit.
+    Windowed: the windows sparkbert cuts at ``max_sentence_length``. Batches are globally
+    length-sorted (``make_batches``) and padded to their own longest row (``pad_batch``); the
+    token budget is ``token_budget`` (default: none, the batch size alone decides). Each timing
+    follows a warm-up on a few batches of that batch size.
+    """
+    import numpy as np
+
+    from sparkbert.runtime.alignment import plan_windows
+    from sparkbert.runtime.batching import make_batches, pad_batch
+    from sparkbert.runtime.session import SessionOptions, create_session, default_intra_op_threads
+    from sparkbert.runtime.tokenization import encode, load_tokenizer, special_ids
+
+    texts = _texts(spec)
+    model_dir = Path(spec["model_dir"])
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    limit = int(spec.get("max_positions") or manifest.get("max_position_embeddings") or 512)
+    threads = spec.get("intra_op_threads") or default_intra_op_threads(1)
+    t = now()
+    tok = load_tokenizer(model_dir / "tokenizer.json")
+    ids = special_ids(tok)
+    session = create_session(
+        str(model_dir / "model.onnx"),
+        SessionOptions(intra_op_threads=threads, allow_spinning=bool(spec.get("allow_spinning", False))),
+    )
+    load = now() - t
+    t = now()
+    encodings = [e for e in encode(tok, texts) if len(e)]
+    tokenize = now() - t
+    cls, sep = np.array([ids.cls], np.int64), np.array([ids.sep], np.int64)
+    whole = [np.concatenate([cls, e.ids[: limit - 2], sep]).astype(np.int64) for e in encodings]
+    content = int(spec.get("max_sentence_length", 128)) - 2
+    windowed = [
+        np.concatenate([cls, e.ids[start:end], sep]).astype(np.int64)
+        for e in encodings
+        for start, end in plan_windows(len(e), content)
+    ]
+
+    def run(sequences: list[np.ndarray], batch: list[int]) -> np.ndarray:
+        i, m, tt = pad_batch([sequences[j] for j in batch], ids.pad)
+        (hidden,) = session.run(
+            ["last_hidden_state"], {"input_ids": i, "attention_mask": m, "token_type_ids": tt}
+        )
+        return np.asarray(hidden)
+
+    def timed(sequences: list[np.ndarray], batch_size: int) -> dict[str, Any]:
+        lengths = [len(s) for s in sequences]
+        budget = spec.get("token_budget") or batch_size * max(lengths)
+        batches = make_batches(lengths, batch_size=batch_size, token_budget=budget)
+        t = now()
+        for b in batches[:: max(1, len(batches) // 4)][:4]:  # warm-up: a few batches of every length
+            run(sequences, b)
+        warmup = now() - t
+        # the sampler gives the machine's busy CPU time (other load); its thread, sampling this one
+        # process every 2 s, costs a few ms
+        sampler = Sampler().start()
+        c, t = time.process_time(), now()
+        checksum = 0.0
+        for b in batches:
+            checksum += float(run(sequences, b)[0, 0, 0])
+        elapsed, cpu = now() - t, time.process_time() - c  # all of this process's threads
+        sampled = sampler.stop()
+        return {
+            "batch_size": batch_size,
+            "elapsed_s": round(elapsed, 3),
+            "cpu_s": round(cpu, 3),
+            "machine_busy_cpu_s": sampled["machine_busy_cpu_s"],
+            "others_cpu_s": round(max(0.0, sampled["machine_busy_cpu_s"] - cpu), 2),
+            "warmup_s": round(warmup, 2),
+            "sequences": len(sequences),
+            "batches": len(batches),
+            "real_tokens": int(sum(lengths)),
+            "padded_tokens": int(sum(max(lengths[j] for j in b) * len(b) for b in batches)),
+            "checksum": checksum,
+        }
+
+    sweep = [timed(whole, int(bs)) for bs in spec["batch_sizes"]]
+    best = min(sweep, key=lambda r: r["elapsed_s"])
+    result: dict[str, Any] = {
+        "elapsed_s": best["elapsed_s"],
+        "cpu_s": best["cpu_s"],
+        "best_batch_size": best["batch_size"],
+        "sweep": sweep,
+        # no sentence over max_sentence_length: the windowed sequences are the whole ones
+        "windowed": timed(windowed, best["batch_size"])
+        if len(windowed) != len(whole)
+        else best | {"same_as_whole": True},
+        "model_load_s": round(load, 2),
+        "tokenize_s": round(tokenize, 2),
+        "intra_op_threads": threads,
+        "position_limit": limit,
+        "max_sentence_length": content + 2,
+        "token_budget": spec.get("token_budget"),
+        "sentences_embedded": len(encodings),
+        "pieces_encoded": int(sum(len(e) for e in encodings)),
+        "pieces_truncated": int(sum(max(0, len(e) - (limit - 2)) for e in encodings)),
+        "sentences_windowed": sum(1 for e in encodings if len(e) > content),
+    }
     import psutil
 
     mem = psutil.Process().memory_full_info()

@@ -9,6 +9,7 @@ Usage (from the repository root; see docs/performance.md)::
     python benchmarks/run.py --memory             # PSS of 1, 2 and 4 Python workers, shared/private weights
     python benchmarks/run.py --levers             # threads, spinning, batch sizes, Arrow batches, fusion
     python benchmarks/run.py --host               # the host path: tiny model, text stages, encode_batch
+    python benchmarks/run.py --fp32               # full pipeline vs raw ORT at its best batch size (~17 min)
     python benchmarks/int8.py                     # int8 recipes: speed and fidelity (no Spark)
 
 Each contender runs in its own process (its own Spark application where it uses Spark), one
@@ -26,7 +27,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import run_contenders, run_host, run_levers, run_memory, run_scaling
+from benchmarks import run_contenders, run_fp32, run_host, run_levers, run_memory, run_scaling
 from benchmarks.common import REPO
 from benchmarks.run_contenders import BEST_BATCH_SIZE, DEFAULT_SENTENCES, DEFAULT_SLOW_SENTENCES
 from benchmarks.run_memory import DEFAULT_MEMORY_VARIANTS, MEMORY_VARIANTS
@@ -39,6 +40,7 @@ MODES = {
     "memory": run_memory,
     "levers": run_levers,
     "host": run_host,
+    "fp32": run_fp32,
 }
 
 
@@ -75,6 +77,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     mode.add_argument(
         "--host", action="store_true", help="host path: 1-layer hidden-32 model, text stages, encode_batch"
     )
+    mode.add_argument(
+        "--fp32",
+        action="store_true",
+        help="full fp32 pipeline on local[2]/local[4] against raw ORT at its best batch size, short and long text",
+    )
     p.add_argument("--sizes", type=int, nargs="*", default=[2000, 5000, 20000, 50000])
     p.add_argument("--workers", type=int, nargs="*", default=[1, 2, 4])
     p.add_argument(
@@ -85,6 +92,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ort-sentences", type=int, default=120)
     p.add_argument("--host-copies", type=int, default=2, help="copies of the paragraph text (--host)")
     p.add_argument("--host-short", type=int, default=4800, help="short UD sentences (--host)")
+    p.add_argument(
+        "--fp32-short",
+        type=int,
+        default=run_fp32.DEFAULT_SHORT,
+        help="short UD sentences, one per row (--fp32)",
+    )
+    p.add_argument(
+        "--fp32-long",
+        type=int,
+        default=run_fp32.DEFAULT_LONG,
+        help="paragraph rows of ten UD sentences (--fp32)",
+    )
+    p.add_argument(
+        "--fp32-batch-sizes",
+        type=int,
+        nargs="*",
+        default=list(run_fp32.DEFAULT_BATCH_SIZES),
+        help="raw ONNX Runtime batch sizes (--fp32)",
+    )
+    p.add_argument(
+        "--fp32-masters",
+        nargs="*",
+        default=list(run_fp32.DEFAULT_MASTERS),
+        help="Spark masters of the pipeline (--fp32)",
+    )
+    # the 1-layer hidden-32 model: checks that --fp32 runs end to end in seconds (no claim)
+    p.add_argument("--fp32-tiny", action="store_true", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
