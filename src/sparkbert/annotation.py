@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -224,31 +225,20 @@ def annotations_to_arrow(rows: Sequence[Sequence[Annotation] | None]) -> Any:
     """
     import pyarrow as pa
 
-    offsets = np.zeros(len(rows) + 1, dtype=np.int32)
-    flat: list[Annotation] = []
-    for i, anns in enumerate(rows):
-        if anns:
-            flat.extend(anns)
-        offsets[i + 1] = len(flat)
+    from sparkbert.annotation_column import AnnotationColumn
+
+    if isinstance(rows, AnnotationColumn):  # already arrays: no step per annotation
+        return rows.to_arrow()
+
+    offsets = _cumulative([len(anns) if anns else 0 for anns in rows])
+    flat: list[Annotation] = list(itertools.chain.from_iterable(anns for anns in rows if anns))
     struct_type = annotation_arrow_type()
-    n = len(flat)
-    emb_offsets = np.zeros(n + 1, dtype=np.int32)
-    vectors = []
-    total = 0
-    for j, a in enumerate(flat):
-        total += len(a.embeddings)
-        emb_offsets[j + 1] = total
-        if len(a.embeddings):
-            vectors.append(np.asarray(a.embeddings, dtype=np.float32).reshape(-1))
+    emb_offsets = _cumulative([len(a.embeddings) for a in flat])
+    vectors = [np.asarray(a.embeddings, dtype=np.float32).reshape(-1) for a in flat if len(a.embeddings)]
     values = np.concatenate(vectors) if vectors else np.zeros(0, dtype=np.float32)
-    md_offsets = np.zeros(n + 1, dtype=np.int32)
-    keys: list[str] = []
-    items: list[str] = []
-    for j, a in enumerate(flat):
-        for k, v in a.metadata.items():
-            keys.append(k)
-            items.append(v)
-        md_offsets[j + 1] = len(keys)
+    md_offsets = _cumulative([len(a.metadata) for a in flat])
+    keys = list(itertools.chain.from_iterable(a.metadata.keys() for a in flat))
+    items = list(itertools.chain.from_iterable(a.metadata.values() for a in flat))
     metadata = pa.MapArray.from_arrays(
         pa.array(md_offsets), pa.array(keys, pa.string()), pa.array(items, pa.string())
     )
@@ -267,6 +257,15 @@ def annotations_to_arrow(rows: Sequence[Sequence[Annotation] | None]) -> Any:
         fields=list(struct_type),
     )
     return pa.ListArray.from_arrays(pa.array(offsets), structs)
+
+
+def _cumulative(lengths: list[int]) -> np.ndarray:
+    """Offsets ``[0, l0, l0 + l1, ...]`` as int32 (Arrow list offsets; too many values fail)."""
+    out = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=out[1:])
+    if out[-1] > np.iinfo(np.int32).max:
+        raise OverflowError(f"{int(out[-1])} values do not fit one Arrow list array (int32 offsets)")
+    return out.astype(np.int32)
 
 
 def annotations_from_arrow(array: Any) -> list[list[Annotation]]:

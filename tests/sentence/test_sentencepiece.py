@@ -146,3 +146,33 @@ def test_the_registry_entry_downloads_and_serves_its_mean_pooling(
         warnings.simplefilter("ignore")
         reference = reference_model.encode(texts, convert_to_numpy=True)
     assert float(np.abs(encode(texts, model=stage.getModelPath()) - reference).max()) <= 1e-5
+
+
+def test_flat_encoding_and_word_starts_follow_the_scheme(sentencepiece_model: tuple[Path, Path, Any]) -> None:
+    """The embedder's flat path gives the same spans, and isWordStart is true where a ▁ piece begins a token."""
+    from sparkbert.annotation import DOCUMENT, Annotation
+    from sparkbert.runtime.embedder import Embedder, EmbedderConfig
+    from sparkbert.runtime.tokenization import encode_flat
+    from sparkbert.text import tokenize
+
+    _, model_dir, _ = sentencepiece_model
+    tokenizer = load_tokenizer(model_dir / "tokenizer.json")
+    texts = ud_sentences(3) + [t for t in EDGE_TEXTS if t.strip()]
+    pieces = encode_pieces(tokenizer, texts)
+    flat = encode_flat(tokenizer, texts)
+    assert flat.starts.tolist() == [s for p in pieces for s in p.starts.tolist()]
+    assert flat.ends.tolist() == [e for p in pieces for e in p.ends.tolist()]
+    embedder = Embedder(EmbedderConfig.for_model(str(model_dir)))
+    starts_seen = 0
+    for text, enc in zip(texts, pieces):
+        sentence = Annotation(DOCUMENT, 0, len(text) - 1, text, {"sentence": "0"})
+        tokens = tokenize([sentence])
+        out = embedder.embed([[sentence]], [tokens])[0]
+        assert len(out) == len(tokens)
+        for token, annotation in zip(tokens, out):
+            first = int(np.searchsorted(enc.ends, token.begin, side="right"))
+            covered = first < len(enc) and enc.starts[first] <= token.end
+            expected = covered and enc.tokens[first].startswith("\u2581") and enc.starts[first] >= token.begin
+            assert annotation.metadata["isWordStart"] == ("true" if expected else "false"), (text, token)
+            starts_seen += expected
+    assert starts_seen > 20  # most words begin with a ▁ piece

@@ -127,3 +127,85 @@ def pool(vectors: np.ndarray, lo: np.ndarray, hi: np.ndarray, strategy: str) -> 
         counts = (hi - lo)[has, None]
         out[has] = ((csum[hi[has]] - csum[lo[has]]) / counts).astype(np.float32)
     return out
+
+
+def pool_rows(
+    states: np.ndarray, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray, strategy: str
+) -> np.ndarray:
+    """``pool`` for tokens of a padded batch: piece ``k`` of row ``r`` is ``states[r, 1 + k]``.
+
+    Every token here has pieces (``hi > lo``). Means take the same float64 running sums as
+    ``pool`` (one per row, from the row's first piece), so results are bit for bit equal.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = np.array([[[0.0], [1.0], [3.0], [0.0]]], dtype=np.float32)
+    >>> pool_rows(s, np.array([0, 0]), np.array([0, 1]), np.array([2, 2]), "mean").tolist()
+    [[2.0], [3.0]]
+    """
+    if strategy not in POOLING_STRATEGIES:
+        raise InvalidParamError.for_param("poolingStrategy", strategy, POOLING_STRATEGIES)
+    if strategy != "mean":
+        picked: np.ndarray = states[rows, lo + 1 if strategy == "first" else hi]
+        return picked
+    out = np.empty((len(rows), states.shape[2]), dtype=np.float32)
+    width = states.shape[1] - 2
+    step = max(1, (1 << 22) // max(1, (width + 1) * states.shape[2]))  # 32 MiB of sums at a time
+    for a in range(0, states.shape[0], step):
+        sel = np.nonzero((rows >= a) & (rows < a + step))[0]
+        if not len(sel):
+            continue
+        block = states[a : a + step]
+        csum = np.zeros((block.shape[0], width + 1, states.shape[2]), dtype=np.float64)
+        np.cumsum(block[:, 1 : width + 1], axis=1, dtype=np.float64, out=csum[:, 1:])
+        r, t_lo, t_hi = rows[sel] - a, lo[sel], hi[sel]
+        out[sel] = ((csum[r, t_hi] - csum[r, t_lo]) / (t_hi - t_lo)[:, None]).astype(np.float32)
+    return out
+
+
+def pool_segments(
+    vectors: np.ndarray,
+    offsets: np.ndarray,
+    segment: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    strategy: str,
+) -> np.ndarray:
+    """``pool`` for tokens of many sentences whose piece vectors lie end to end in ``vectors``.
+
+    Sentence ``s`` owns ``vectors[offsets[s]:offsets[s + 1]]``; each token (all with
+    ``hi > lo``) names its sentence in ``segment``. Means are laid out as ``pool_rows``
+    reads them, a few sentences at a time, so results equal ``pool``'s bit for bit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> v = np.array([[1.0], [3.0], [5.0]], dtype=np.float32)
+    >>> pool_segments(v, np.array([0, 1, 3]), np.array([1, 0]), np.array([0, 0]), np.array([2, 1]), "mean").tolist()
+    [[4.0], [1.0]]
+    """
+    if strategy not in POOLING_STRATEGIES:
+        raise InvalidParamError.for_param("poolingStrategy", strategy, POOLING_STRATEGIES)
+    if strategy != "mean":
+        chosen: np.ndarray = vectors[offsets[segment] + (lo if strategy == "first" else hi - 1)]
+        return chosen
+    out = np.empty((len(lo), vectors.shape[1]), dtype=np.float32)
+    sizes = np.diff(offsets)
+    budget = max(1, (1 << 23) // max(1, vectors.shape[1]))  # 32 MiB of float32 per block
+    used = np.unique(segment)
+    a = 0
+    while a < len(used):
+        b, width = a + 1, int(sizes[used[a]])
+        while b < len(used) and (b - a + 1) * (max(width, int(sizes[used[b]])) + 2) <= budget:
+            width = max(width, int(sizes[used[b]]))
+            b += 1
+        block = used[a:b]
+        padded = np.zeros((len(block), width + 2, vectors.shape[1]), dtype=np.float32)
+        row = np.repeat(np.arange(len(block)), sizes[block])
+        pos = np.arange(len(row)) - np.repeat(np.cumsum(sizes[block]) - sizes[block], sizes[block])
+        padded[row, pos + 1] = vectors[offsets[block[row]] + pos]
+        mine = np.nonzero((segment >= block[0]) & (segment <= block[-1]))[0]
+        out[mine] = pool_rows(padded, np.searchsorted(block, segment[mine]), lo[mine], hi[mine], "mean")
+        a = b
+    return out

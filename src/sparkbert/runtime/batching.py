@@ -39,6 +39,22 @@ def make_batches(lengths: Sequence[int], *, batch_size: int, token_budget: int) 
     return batches
 
 
+def batch_positions(batches: Sequence[Sequence[int]], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per sequence ``0..n-1``: the batch it is in and its row there.
+
+    Examples
+    --------
+    >>> [a.tolist() for a in batch_positions([[0, 3], [2, 1]], 4)]
+    [[0, 1, 1, 0], [0, 1, 0, 1]]
+    """
+    batch = np.zeros(n, dtype=np.int64)
+    row = np.zeros(n, dtype=np.int64)
+    for b, members in enumerate(batches):
+        batch[list(members)] = b
+        row[list(members)] = np.arange(len(members))
+    return batch, row
+
+
 def pad_batch(sequences: Sequence[np.ndarray], pad_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Right-pad id sequences to the longest: ``(input_ids, attention_mask, token_type_ids)``, int64.
 
@@ -55,3 +71,24 @@ def pad_batch(sequences: Sequence[np.ndarray], pad_id: int) -> tuple[np.ndarray,
         ids[i, : len(seq)] = seq
         mask[i, : len(seq)] = 1
     return ids, mask, np.zeros_like(ids)
+
+
+def pad_windows(
+    ids: np.ndarray, starts: np.ndarray, lengths: np.ndarray, *, cls: int, sep: int, pad: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``pad_batch`` of the sequences ``[cls, *ids[start:start + length], sep]``, built without a loop.
+
+    Examples
+    --------
+    >>> ids, mask, _ = pad_windows(np.array([5, 6, 7]), np.array([0, 2]), np.array([2, 1]), cls=1, sep=2, pad=0)
+    >>> ids.tolist(), mask.tolist()
+    ([[1, 5, 6, 2], [1, 7, 2, 0]], [[1, 1, 1, 1], [1, 1, 1, 0]])
+    """
+    n = np.asarray(lengths, dtype=np.int64)
+    pos = np.arange(int(n.max()) + 2, dtype=np.int64)[None, :]
+    inner = (pos >= 1) & (pos <= n[:, None])
+    out = np.full(inner.shape, pad, dtype=np.int64)
+    out[inner] = ids[(np.asarray(starts, dtype=np.int64)[:, None] + pos - 1)[inner]]
+    out[:, 0] = cls
+    out[np.arange(len(n)), n + 1] = sep
+    return out, (pos < n[:, None] + 2).astype(np.int64), np.zeros_like(out)

@@ -7,6 +7,11 @@ through ONNX Runtime; each piece takes its vector from the window where it has
 the most context, and each token pools the vectors of the pieces overlapping it.
 Results do not depend on how rows are batched.
 
+The bookkeeping is columnar (``runtime.assemble``): all tokens, sentences and pieces of
+a chunk are flat arrays, each token's vector is written once into one ``(tokens, dim)``
+buffer, and the result is an ``AnnotationColumn`` that becomes Arrow without a Python
+step per token (and reads as ``list[Annotation]`` rows where objects are wanted).
+
 Examples
 --------
 >>> EmbedderConfig(model_path="/models/mbert").pooling
@@ -23,14 +28,33 @@ from typing import Any
 import numpy as np
 
 from sparkbert.annotation import WORD_EMBEDDINGS, Annotation
+from sparkbert.annotation_column import AnnotationColumn, Codes
 from sparkbert.model.directory import open_model_directory
 from sparkbert.model.format import INPUT_NAMES, ONNX_NAME, TOKENIZER_NAME
-from sparkbert.runtime.alignment import assign_windows, plan_windows, pool, token_piece_ranges
-from sparkbert.runtime.batching import make_batches, pad_batch
+from sparkbert.runtime.alignment import pool_rows, pool_segments
+from sparkbert.runtime.assemble import (
+    Tokens,
+    assign_sentences,
+    continuation_table,
+    flat_piece_ranges,
+    flatten_sentences,
+    flatten_tokens,
+    piece_columns,
+    plan_sequences,
+    window_pieces,
+)
+from sparkbert.runtime.batching import batch_positions, make_batches, pad_batch, pad_windows
 from sparkbert.runtime.layer_graph import combine_layers, run_layers, with_hidden_states
 from sparkbert.runtime.prepack import prepacked_model
 from sparkbert.runtime.session import SessionOptions, cached, create_session, resolve_device, run_session
-from sparkbert.runtime.tokenization import PieceEncoding, SpecialIds, encode, load_tokenizer, special_ids
+from sparkbert.runtime.tokenization import (
+    FlatPieces,
+    SpecialIds,
+    encode,
+    encode_flat,
+    load_tokenizer,
+    special_ids,
+)
 from sparkbert.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_SENTENCE_LENGTH, DEFAULT_TOKEN_BUDGET
 
 
@@ -68,14 +92,6 @@ class EmbedderConfig:
         return cls(str(model.path), identity=model.identity, hidden_size=model.hidden_size, **settings)
 
 
-@dataclass
-class _Job:
-    row: int
-    sentence: int
-    text: str
-    tokens: list[int]
-
-
 @dataclass(frozen=True)
 class ModelResources:
     """The heavy, per-process objects of one model: tokenizer, session, sizes.
@@ -93,6 +109,8 @@ class ModelResources:
     sep: int
     pad: int
     unk: int
+    #: per piece id, whether the piece continues a word (``assemble.continuation_table``)
+    continuation: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 def locate_model(config: EmbedderConfig) -> str:
@@ -137,6 +155,8 @@ def load_resources(config: EmbedderConfig) -> ModelResources:
         config.lowercase,
         options,
         config.layer_outputs,
+        config.layer_pooling,  # with the layers, it decides ModelResources.hidden_size
+        config.hidden_size,
     )
 
     def build() -> ModelResources:
@@ -150,12 +170,15 @@ def load_resources(config: EmbedderConfig) -> ModelResources:
                 create_session(onnx_path, options, graph=graph),
                 config.hidden_size,
                 *ids_tuple(ids),
+                continuation_table(tokenizer),
             )
         if options.share_weights and options.device == "cpu":
             probe = _probe_batch(tokenizer, ids)
             onnx_path = prepacked_model(onnx_path, config.identity, probe) or onnx_path
         session = create_session(onnx_path, options)
-        return ModelResources(tokenizer, session, config.hidden_size, ids.cls, ids.sep, ids.pad, ids.unk)
+        return ModelResources(
+            tokenizer, session, config.hidden_size, *ids_tuple(ids), continuation_table(tokenizer)
+        )
 
     return cached(key, build)
 
@@ -182,30 +205,12 @@ def _probe_batch(tokenizer: Any, ids: SpecialIds) -> dict[str, np.ndarray]:
     return dict(zip(INPUT_NAMES, pad_batch(rows, ids.pad)))
 
 
-def _sentence_key(sentence: Annotation, position: int) -> str:
-    return sentence.metadata.get("sentence", str(position))
-
-
-def _group_tokens(sentences: Sequence[Annotation], tokens: Sequence[Annotation]) -> list[list[int]]:
-    """Assign each token index to a sentence: by metadata ``sentence``, else by offsets."""
-    by_key = {_sentence_key(s, i): i for i, s in enumerate(sentences)}
-    groups: list[list[int]] = [[] for _ in sentences]
-    for t_idx, tok in enumerate(tokens):
-        s_idx = by_key.get(tok.metadata.get("sentence", ""), -1)
-        if s_idx < 0 or not (sentences[s_idx].begin <= tok.begin and tok.end <= sentences[s_idx].end):
-            s_idx = next(
-                (i for i, s in enumerate(sentences) if s.begin <= tok.begin and tok.end <= s.end), s_idx
-            )
-        if s_idx >= 0:
-            groups[s_idx].append(t_idx)
-    return groups
-
-
 class Embedder:
     """Embed the tokens of rows of sentence and token annotations (the batch annotator).
 
     Called with ``[sentence_rows, token_rows]`` it returns, per row, one
-    ``word_embeddings`` annotation per input token, in input order.
+    ``word_embeddings`` annotation per input token, in input order, as an
+    ``AnnotationColumn`` (arrays, read as ``list[Annotation]`` rows on demand).
 
     Examples
     --------
@@ -216,124 +221,133 @@ class Embedder:
     def __init__(self, config: EmbedderConfig) -> None:
         self.config = config
 
-    def __call__(self, columns: Sequence[Sequence[Any]]) -> list[list[Annotation]]:
+    def __call__(self, columns: Sequence[Sequence[Any]]) -> AnnotationColumn:
         return self.embed(columns[0], columns[1])
 
     def embed(
-        self, sentence_rows: Sequence[Sequence[Annotation]], token_rows: Sequence[Sequence[Annotation]]
-    ) -> list[list[Annotation]]:
+        self,
+        sentence_rows: Sequence[Sequence[Annotation] | None],
+        token_rows: Sequence[Sequence[Annotation] | None],
+    ) -> AnnotationColumn:
         """Embed every token of every row; see the module docstring.
+
+        A token outside every sentence, or without word pieces, gets a zero vector and
+        ``noPieces`` "true"; its ``sentence`` metadata is then its own.
 
         Examples
         --------
-        >>> Embedder(EmbedderConfig(model_path="m")).embed([], [])
-        []
+        >>> list(Embedder(EmbedderConfig(model_path="m")).embed([None], [[]]))
+        [[]]
         """
-        if not any(token_rows):
-            return [[] for _ in token_rows]
-        res = load_resources(self.config)
-        jobs: list[_Job] = []
-        assigned: list[np.ndarray] = []
-        for r, (sentences, tokens) in enumerate(zip(sentence_rows, token_rows)):
-            sentences = sentences or []
-            tokens = tokens or []
-            seen = np.zeros(len(tokens), dtype=bool)
-            for s_idx, group in enumerate(_group_tokens(sentences, tokens)):
-                if group:
-                    jobs.append(_Job(r, s_idx, sentences[s_idx].result, group))
-                    seen[group] = True
-            assigned.append(seen)
-        encodings = encode(res.tokenizer, [j.text for j in jobs])
-        vectors = self._piece_vectors(res, encodings)
-        out: list[list[Annotation | None]] = [[None] * len(t or []) for t in token_rows]
-        for job, enc, vecs in zip(jobs, encodings, vectors):
-            sentence = sentence_rows[job.row][job.sentence]
-            toks = [token_rows[job.row][i] for i in job.tokens]
-            spans = np.array(
-                [[t.begin - sentence.begin, t.end + 1 - sentence.begin] for t in toks], dtype=np.int64
+        tokens = flatten_tokens(token_rows)
+        n = len(tokens.begins)
+        if not n:
+            empty = Codes(np.zeros(0, np.int64), ())
+            return _column(
+                tokens, empty, _piece_defaults(0), np.zeros((0, self.config.hidden_size), np.float32)
             )
-            lo, hi = token_piece_ranges(spans, enc.starts, enc.ends)
-            pooled = pool(vecs, lo, hi, self.config.pooling)
-            s_key = _sentence_key(sentence, job.sentence)
-            row_out = out[job.row]
-            for k, (t_idx, meta) in enumerate(zip(job.tokens, _piece_metadata(enc, spans, lo, hi, res.unk))):
-                tok = toks[k]
-                meta = {"sentence": s_key, "token": tok.result, **meta}
-                row_out[t_idx] = Annotation(WORD_EMBEDDINGS, tok.begin, tok.end, tok.result, meta, pooled[k])
-        zero = np.zeros(res.hidden_size, dtype=np.float32)
-        return [
-            [a if a is not None else _no_pieces(tok, zero) for a, tok in zip(row, token_rows[r] or [])]
-            for r, row in enumerate(out)
-        ]
+        res = load_resources(self.config)
+        sentences = flatten_sentences(sentence_rows)
+        owner = assign_sentences(sentences, tokens)
+        inside = np.nonzero(owner >= 0)[0]
+        jobs, text = np.unique(owner[inside], return_inverse=True)
+        text = text.reshape(-1)
+        pieces = encode_flat(res.tokenizer, [sentences.texts[j] for j in jobs.tolist()])
+        begins = tokens.begins[inside] - sentences.begins[owner[inside]]
+        ends = tokens.ends[inside] + 1 - sentences.begins[owner[inside]]
+        lengths = np.fromiter((len(sentences.texts[j]) for j in jobs.tolist()), np.int64, len(jobs))
+        lo, hi = flat_piece_ranges(begins, ends, text, lengths, pieces)
+        vectors = np.zeros((n, self.config.hidden_size), dtype=np.float32)
+        self._token_vectors(res, pieces, text, lo, hi, vectors, inside)
+        columns = piece_columns(pieces, text, lo, hi, begins, res.unk, res.continuation)
+        outside = np.nonzero(owner < 0)[0]
+        codes = owner.copy()
+        codes[outside] = len(sentences.keys) + np.arange(len(outside))
+        keys = Codes(codes, sentences.keys + [tokens.keys[t] for t in outside.tolist()])
+        full = _piece_defaults(n)  # tokens outside every sentence: no pieces
+        for f, c in zip(full, columns):
+            f[inside] = c
+        return _column(tokens, keys, full, vectors)
 
-    def _piece_vectors(self, res: ModelResources, encodings: Sequence[PieceEncoding]) -> list[np.ndarray]:
-        """Run every sentence (window by window) and return an ``(n_pieces, hidden)`` array each."""
-        content = self.config.max_sentence_length - 2
-        sequences: list[np.ndarray] = []
-        plans: list[tuple[list[tuple[int, int]], list[int]]] = []
-        for enc in encodings:
-            windows = plan_windows(len(enc), content) if len(enc) else []
-            seq_ids = []
-            for start, end in windows:
-                seq_ids.append(len(sequences))
-                sequences.append(np.concatenate([[res.cls], enc.ids[start:end], [res.sep]]).astype(np.int64))
-            plans.append((windows, seq_ids))
-        hidden: list[np.ndarray | None] = [None] * len(sequences)
-        lengths = [len(s) for s in sequences]
-        for batch in make_batches(
+    def _token_vectors(
+        self,
+        res: ModelResources,
+        pieces: FlatPieces,
+        text: np.ndarray,
+        lo: np.ndarray,
+        hi: np.ndarray,
+        out: np.ndarray,
+        targets: np.ndarray,
+    ) -> None:
+        """Run every sentence (window by window) and write each token's pooled vector to ``out[targets]``.
+
+        Tokens of one-window sentences are pooled batch by batch straight from ONNX Runtime's
+        output; sentences cut into windows are assembled piece by piece (each piece from the
+        window where it has most context) once all their windows have run.
+        """
+        pooling = self.config.pooling
+        n_pieces = np.diff(pieces.offsets)
+        seqs = plan_sequences(n_pieces, self.config.max_sentence_length - 2)
+        if not len(seqs.text):
+            return
+        lengths = (seqs.length + 2).tolist()
+        batches = make_batches(
             lengths, batch_size=self.config.batch_size, token_budget=self.config.token_budget
-        ):
-            ids, mask, types = pad_batch([sequences[i] for i in batch], res.pad)
-            states = hidden_states(res, self.config, ids, mask, types)
-            for row, i in enumerate(batch):
-                hidden[i] = states[row, 1 : lengths[i] - 1]
-        out = []
-        for enc, (windows, seq_ids) in zip(encodings, plans):
-            n = len(enc)
-            vecs = np.zeros((n, res.hidden_size), dtype=np.float32)
-            if n:
-                owner = assign_windows(n, windows)
-                for w, ((start, _end), s) in enumerate(zip(windows, seq_ids)):
-                    pieces = np.nonzero(owner == w)[0]
-                    vecs[pieces] = hidden[s][pieces - start]  # type: ignore[index]
-            out.append(vecs)
-        return out
+        )
+        seq_batch, seq_row = batch_positions(batches, len(seqs.text))
+        windowed = np.zeros(len(n_pieces), dtype=bool)
+        windowed[list(seqs.windows)] = True
+        # tokens of one-window sentences: pooled from each batch's output as it comes
+        direct = np.nonzero((hi > lo) & ~windowed[text])[0]
+        direct = direct[np.argsort(seq_batch[seqs.first[text[direct]]], kind="stable")]
+        direct_bounds = np.searchsorted(seq_batch[seqs.first[text[direct]]], np.arange(len(batches) + 1))
+        # pieces of windowed sentences: each copied from its best window, pooled at the end
+        w_seq, w_pos, w_offsets = window_pieces(seqs, n_pieces)
+        w_order = np.argsort(seq_batch[w_seq], kind="stable")
+        w_bounds = np.searchsorted(seq_batch[w_seq[w_order]], np.arange(len(batches) + 1))
+        w_vectors = np.zeros((len(w_seq), self.config.hidden_size), dtype=np.float32)
+        for b, batch in enumerate(batches):
+            idx = np.asarray(batch, dtype=np.int64)
+            starts = pieces.offsets[seqs.text[idx]] + seqs.start[idx]
+            ids, mask, types = pad_windows(
+                pieces.ids, starts, seqs.length[idx], cls=res.cls, sep=res.sep, pad=res.pad
+            )
+            states = np.asarray(hidden_states(res, self.config, ids, mask, types), dtype=np.float32)
+            mine = direct[direct_bounds[b] : direct_bounds[b + 1]]
+            if len(mine):
+                batch_rows = seq_row[seqs.first[text[mine]]]
+                out[targets[mine]] = pool_rows(states, batch_rows, lo[mine], hi[mine], pooling)
+            owned = w_order[w_bounds[b] : w_bounds[b + 1]]
+            w_vectors[owned] = states[seq_row[w_seq[owned]], w_pos[owned]]
+        late = np.nonzero((hi > lo) & windowed[text])[0]
+        if len(late):
+            rank = np.cumsum(windowed) - 1
+            out[targets[late]] = pool_segments(
+                w_vectors, w_offsets, rank[text[late]], lo[late], hi[late], pooling
+            )
+
+
+def _piece_defaults(n: int) -> list[np.ndarray]:
+    """``pieceId``, ``isWordStart``, ``isOOV``, ``noPieces`` of ``n`` tokens without pieces."""
+    return [np.full(n, -1, dtype=np.int64), np.zeros(n, bool), np.zeros(n, bool), np.ones(n, bool)]
+
+
+def _column(
+    tokens: Tokens, sentence: Codes, pieces: Sequence[np.ndarray], vectors: np.ndarray
+) -> AnnotationColumn:
+    """The ``word_embeddings`` column of ``tokens``: their spans, results, metadata columns, vectors."""
+    piece_id, word_start, oov, no_pieces = pieces
+    metadata = (
+        ("sentence", sentence),
+        ("token", tokens.results),
+        ("pieceId", piece_id),
+        ("isWordStart", Codes(word_start.view(np.int8), _BOOL)),
+        ("isOOV", Codes(oov.view(np.int8), _BOOL)),
+        ("noPieces", Codes(no_pieces.view(np.int8), _BOOL)),
+    )
+    return AnnotationColumn(
+        WORD_EMBEDDINGS, tokens.offsets, tokens.begins, tokens.ends, tokens.results, metadata, vectors
+    )
 
 
 _BOOL = ("false", "true")
-
-
-def _piece_metadata(
-    enc: PieceEncoding, spans: np.ndarray, lo: np.ndarray, hi: np.ndarray, unk: int
-) -> list[dict[str, str]]:
-    """``pieceId``, ``isWordStart``, ``isOOV``, ``noPieces`` of each token, computed for all at once.
-
-    A token is a word start when its first piece begins inside it and is not a ``##``
-    continuation; it is OOV when every one of its pieces is ``[UNK]``.
-    """
-    has = hi > lo
-    if not len(enc):
-        return [{"pieceId": "-1", "isWordStart": "false", "isOOV": "false", "noPieces": "true"}] * len(lo)
-    first = np.minimum(lo, len(enc) - 1)
-    unk_before = np.concatenate([[0], np.cumsum(enc.ids == unk)])
-    oov = has & ((unk_before[hi] - unk_before[lo]) == (hi - lo))
-    continuation = np.fromiter((t.startswith("##") for t in enc.tokens), dtype=bool, count=len(enc))
-    word_start = has & (enc.starts[first] >= spans[:, 0]) & ~continuation[first]
-    piece_id = np.where(has, enc.ids[first], -1)
-    return [
-        {"pieceId": str(p), "isWordStart": _BOOL[w], "isOOV": _BOOL[o], "noPieces": _BOOL[not h]}
-        for p, w, o, h in zip(piece_id.tolist(), word_start.tolist(), oov.tolist(), has.tolist())
-    ]
-
-
-def _no_pieces(token: Annotation, zero: np.ndarray) -> Annotation:
-    """The annotation of a token outside every sentence, or without word pieces: a zero vector."""
-    metadata = {
-        "sentence": token.metadata.get("sentence", ""),
-        "token": token.result,
-        "pieceId": "-1",
-        "isWordStart": "false",
-        "isOOV": "false",
-        "noPieces": "true",
-    }
-    return Annotation(WORD_EMBEDDINGS, token.begin, token.end, token.result, metadata, zero)

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 import pyarrow as pa
 from pyspark.ml import Transformer
 from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
@@ -38,11 +39,13 @@ from sparkbert.annotation import (
     annotation_array_type,
     annotations_to_arrow,
 )
+from sparkbert.annotation_column import ArrowAnnotations
 from sparkbert.errors import SchemaError
 from sparkbert.params import HasInputCols, HasOutputCol, TypedParams
 
-#: A batch annotator: one list of values per input column in, one annotation list per row out.
-BatchAnnotator = Callable[[Sequence[Sequence[Any]]], list[list[Annotation]]]
+#: A batch annotator: one list of values per input column in, one annotation list per row out
+#: (a list of lists, or an ``AnnotationColumn`` that reads as one).
+BatchAnnotator = Callable[[Sequence[Sequence[Any]]], Sequence[Sequence[Annotation]]]
 
 #: Marker for an input that is a plain string column rather than annotations.
 RAW_TEXT = "<string>"
@@ -69,23 +72,18 @@ def annotations_from_arrow_fast(array: pa.Array | pa.ChunkedArray) -> list[list[
     structs = values.slice(start, stop - start)
     fields = dict(zip(ANNOTATION_FIELDS, structs.flatten()))
     types = fields["annotatorType"].to_pylist()
-    begins = fields["begin"].to_pylist()
-    ends = fields["end"].to_pylist()
+    begins = fields["begin"].to_numpy(zero_copy_only=False).tolist()
+    ends = fields["end"].to_numpy(zero_copy_only=False).tolist()
     results = fields["result"].to_pylist()
-    metas = fields["metadata"].to_pylist()
+    metas = _metadata_dicts(fields["metadata"])
     emb = fields["embeddings"]
     emb_offsets = emb.offsets.to_numpy()
     emb_values = emb.values.to_numpy(zero_copy_only=False)
     anns = [
-        Annotation(
-            types[j] or "",
-            begins[j],
-            ends[j],
-            results[j] or "",
-            dict(metas[j]) if metas[j] else {},
-            emb_values[emb_offsets[j] : emb_offsets[j + 1]],
+        Annotation(t or "", b, e, r or "", m, emb_values[lo:hi])
+        for t, b, e, r, m, lo, hi in zip(
+            types, begins, ends, results, metas, emb_offsets[:-1].tolist(), emb_offsets[1:].tolist()
         )
-        for j in range(len(types))
     ]
     valid = array.is_valid().to_numpy(zero_copy_only=False)
     rows: list[list[Annotation]] = []
@@ -95,9 +93,28 @@ def annotations_from_arrow_fast(array: pa.Array | pa.ChunkedArray) -> list[list[
     return rows
 
 
-def _decode(column: pa.Array | pa.ChunkedArray, kind: str) -> list[Any]:
-    if kind == "annotation":
-        return annotations_from_arrow_fast(column)
+def _metadata_dicts(maps: pa.MapArray) -> list[dict[str, str]]:
+    """One dict per entry of a (possibly sliced) Arrow map array; null maps become ``{}``."""
+    offsets = maps.offsets.to_numpy()
+    if maps.null_count:
+        valid = maps.is_valid().to_numpy(zero_copy_only=False)
+        ends = np.where(valid, offsets[1:], offsets[:-1])
+    else:
+        ends = offsets[1:]
+    first = int(offsets[0])
+    keys = maps.keys.slice(first, int(offsets[-1]) - first).to_pylist()
+    items = maps.items.slice(first, int(offsets[-1]) - first).to_pylist()
+    return [
+        dict(zip(keys[a:b], items[a:b])) if b > a else {}
+        for a, b in zip((offsets[:-1] - first).tolist(), (ends - first).tolist())
+    ]
+
+
+def _decode(column: pa.Array | pa.ChunkedArray, kind: str) -> Sequence[Any]:
+    if kind == "annotation":  # read lazily: the embedder takes spans without building objects
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        return ArrowAnnotations(column, annotations_from_arrow_fast)
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         # Spark's text and CSV readers do not validate UTF-8: decode with replacement
         # characters instead of failing the whole task on one bad row.
@@ -315,12 +332,15 @@ def annotate_dataframe(dataset: DataFrame, step: AnnotationStep, out_schema: Str
         for batch in batches:
             for start in range(0, max(batch.num_rows, 1), chunk_rows):
                 chunk = batch.slice(start, chunk_rows)
-                computed: dict[str, list[list[Annotation]]] = {}
+                computed: dict[str, Sequence[Sequence[Annotation]]] = {}
+                decoded: dict[tuple[str, str], Sequence[Any]] = {}  # each input column read once
                 arrays, names = list(chunk.columns), list(chunk.schema.names)
                 for s in steps:
+                    for c, k in zip(s.input_cols, s.kinds):
+                        if c not in computed and (c, k) not in decoded:
+                            decoded[c, k] = _decode(chunk.column(c), k)
                     values = [
-                        computed[c] if c in computed else _decode(chunk.column(c), k)
-                        for c, k in zip(s.input_cols, s.kinds)
+                        computed[c] if c in computed else decoded[c, k] for c, k in zip(s.input_cols, s.kinds)
                     ]
                     result = s.annotator(values) if chunk.num_rows else []
                     if len(result) != chunk.num_rows:  # never lose or invent a row

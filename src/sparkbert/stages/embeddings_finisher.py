@@ -7,7 +7,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -21,6 +22,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, FloatType, StructField, StructType
 
 from sparkbert.annotation import SENTENCE_EMBEDDINGS, WORD_EMBEDDINGS
+from sparkbert.annotation_column import AnnotationColumn
 from sparkbert.errors import SchemaError
 from sparkbert.params import HasInputCols, TypedParams, boolean, param, string_list
 from sparkbert.stages.base import _is_annotation_type, annotation_column_type
@@ -152,7 +154,7 @@ class EmbeddingsFinisher(  # type: ignore[misc]
         """
         as_vector = self.getOutputAsVector()
         finished = {
-            out: [[finish_vector(a.embeddings, as_vector) for a in row or []] for row in values[col]]
+            out: finish_column(values[col], as_vector)
             for col, out in zip(self.getInputCols(), self.getOutputCols())
         }
         for field in schema.fields:
@@ -165,6 +167,17 @@ class EmbeddingsFinisher(  # type: ignore[misc]
         new_cols = [self._finish(i).alias(o) for i, o in zip(self.getInputCols(), self.getOutputCols())]
         kept = [F.col(f.name) for f in dataset.schema.fields if not self._dropped(f)]
         return dataset.select(*kept, *new_cols)
+
+
+def finish_column(rows: Sequence[Sequence[Any] | None], as_vector: bool) -> list[list[Any]]:
+    """The vectors of each row's annotations as ``finish_vector`` gives them (a column's buffer at once)."""
+    if isinstance(rows, AnnotationColumn) and rows.embeddings is not None:
+        vectors = list(rows.embeddings.astype(np.float64)) if as_vector else rows.embeddings.tolist()
+        if as_vector:
+            vectors = [DenseVector(v) for v in vectors]
+        bounds = rows.offsets.tolist()
+        return [vectors[a:b] for a, b in itertools.pairwise(bounds)]
+    return [[finish_vector(a.embeddings, as_vector) for a in row or []] for row in rows]
 
 
 def finish_vector(vector: Any, as_vector: bool) -> Any:
