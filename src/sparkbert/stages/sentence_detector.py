@@ -18,7 +18,7 @@ from pyspark.sql.types import StructType
 from sparkbert.annotation import DOCUMENT, Annotation
 from sparkbert.params import boolean, integer, nonblank_string_list, param
 from sparkbert.stages.base import AnnotatorTransformer, BatchAnnotator
-from sparkbert.text.sentences import detect_sentences
+from sparkbert.text.sentences import detect_sentences_rows
 
 
 class _DetectSentences:
@@ -28,24 +28,7 @@ class _DetectSentences:
         self.options = options
 
     def __call__(self, columns: Sequence[Sequence[Any]]) -> list[list[Annotation]]:
-        out = []
-        for docs in columns[0]:
-            sentences: list[Annotation] = []
-            for doc in docs:
-                found = detect_sentences(doc, **self.options)
-                offset = len(sentences)
-                sentences.extend(
-                    Annotation(
-                        s.annotator_type,
-                        s.begin,
-                        s.end,
-                        s.result,
-                        {**s.metadata, "sentence": str(offset + i)},
-                    )
-                    for i, s in enumerate(found)
-                )
-            out.append(sentences)
-        return out
+        return detect_sentences_rows(columns[0], **self.options)
 
 
 class SentenceDetector(AnnotatorTransformer):

@@ -14,20 +14,23 @@ from pyspark.ml.param import Param
 from pyspark.sql import SparkSession
 from pyspark.sql.types import StructType
 
-from sparkbert.annotation import DOCUMENT, TOKEN, Annotation
+from sparkbert.annotation import DOCUMENT, TOKEN
+from sparkbert.annotation_column import AnnotationColumn
 from sparkbert.params import boolean, integer, nonblank_string_list, param, regex
 from sparkbert.stages.base import AnnotatorTransformer, BatchAnnotator
-from sparkbert.text.tokens import tokenize
+from sparkbert.text.tokens import tokenize_flat
 
 
 class _Tokenize:
-    """Picklable batch annotator: sentences → tokens."""
+    """Picklable batch annotator: sentences → tokens, as arrays (rows read as ``list[Annotation]``)."""
 
     def __init__(self, **options: Any) -> None:
         self.options = options
 
-    def __call__(self, columns: Sequence[Sequence[Any]]) -> list[list[Annotation]]:
-        return [tokenize(sentences, **self.options) for sentences in columns[0]]
+    def __call__(self, columns: Sequence[Sequence[Any]]) -> AnnotationColumn:
+        flat = tokenize_flat(columns[0], **self.options)
+        sentences = (("sentence", flat.sentences),)
+        return AnnotationColumn(TOKEN, flat.offsets, flat.begins, flat.ends, flat.results, sentences)
 
 
 class Tokenizer(AnnotatorTransformer):

@@ -41,6 +41,42 @@ def _words(entries: frozenset[str]) -> list[str]:
     return sorted(words)
 
 
+_ABBRS = _words(NON_FINAL | OTHER)
+_NUMABBRS = _words(BEFORE_NUMBER)
+# Necessary conditions checked before trying the long alternations: the first "." after
+# the start is within the longest abbreviation's length (abbreviations hold no space).
+_ABBR_GUARD = rf"(?=[^.\s]{{1,{max(map(len, _ABBRS))}}}\.)"
+_NUMABBR_GUARD = rf"(?=[^.\s]{{1,{max(map(len, _NUMABBRS))}}}\.)"
+
+
+def _parts(split_han: bool) -> dict[str, str]:
+    """Return the named alternatives of the master pattern, in their order."""
+    han = HAN if split_han else HAN + "+"
+    return {
+        "sep": rf"(?P<sep>{SEPARATOR}+)",
+        "url": rf"(?P<url>(?:(?:https?|ftp)://|www\.)(?:{_URL_CHAR}|{_URL_PAREN})*(?:{_URL_END}|{_URL_PAREN}))",
+        # bounded repeats (RFC 5321 lengths) keep the scan linear on long runs of "-._+"
+        "email": rf"(?P<email>(?<![{_W}.])[\p{{L}}\p{{N}}][\p{{L}}\p{{N}}._%+\-]{{0,63}}@"
+        rf"[\p{{L}}\p{{N}}\-]{{1,63}}(?:\.[\p{{L}}\p{{N}}\-]{{1,63}}){{1,8}})",
+        "keycap": r"(?P<keycap>[0-9#*]\uFE0F?\u20E3)",
+        "emoji": r"(?P<emoji>(?=[\p{Extended_Pictographic}\p{Regional_Indicator}])\X)",
+        "tag": rf"(?P<tag>(?<!{_W})[#@][\p{{L}}\p{{M}}\p{{N}}_]+)",
+        "dotted": rf"(?P<dotted>(?<![{_W}.])(?:{_LETTER}\.)+{_LETTER}(?!{_W})\.?)",
+        "abbr": rf"(?P<abbr>(?<![{_W}.]){_ABBR_GUARD}(?:{_alternation(_ABBRS)})\.)",
+        "numabbr": rf"(?P<numabbr>(?<![{_W}.]){_NUMABBR_GUARD}(?:{_alternation(_NUMABBRS)})\."
+        rf"(?={SEPARATOR}*\p{{Nd}}))",
+        "initial": rf"(?P<initial>(?<![{_W}.'’])(?:{_LETTER})\.(?={SEPARATOR}+{_NON_SEP}|[,;:)\]}}»”’]))",
+        "ordinal": rf"(?P<ordinal>(?<![{_W}.,])\p{{Nd}}{{1,3}}\.(?={SEPARATOR}+{_W}))",
+        "word": rf"(?P<word>(?:(?<!{_W})[\-−+](?=\p{{Nd}}))?{_W}+"
+        rf"(?:(?:[\-‐‑'’ʼ·]|\.(?={_W})|(?<=\p{{Nd}})[,:/](?=\p{{Nd}})){_W}+)*)",
+        "han": rf"(?P<han>{han})",
+        "kana": rf"(?P<kana>{KANA}+)",
+        "thai": rf"(?P<thai>{THAI}+)",
+        "punct": r"(?P<punct>(?P<mark>\p{P})(?P=mark)*)",
+        "other": r"(?P<other>\X)",
+    }
+
+
 @functools.lru_cache(maxsize=4)
 def master_pattern(split_han: bool) -> regex.Pattern[str]:
     """Return the pattern whose named alternatives tile a text: one match per token or gap.
@@ -50,30 +86,69 @@ def master_pattern(split_han: bool) -> regex.Pattern[str]:
     >>> [(m.lastgroup, m.group()) for m in master_pattern(True).finditer("Mr. Lee 5.")]
     [('abbr', 'Mr.'), ('sep', ' '), ('word', 'Lee'), ('sep', ' '), ('word', '5'), ('punct', '.')]
     """
-    han = HAN if split_han else HAN + "+"
-    parts = [
-        rf"(?P<sep>{SEPARATOR}+)",
-        rf"(?P<url>(?:(?:https?|ftp)://|www\.)(?:{_URL_CHAR}|{_URL_PAREN})*(?:{_URL_END}|{_URL_PAREN}))",
-        # bounded repeats (RFC 5321 lengths) keep the scan linear on long runs of "-._+"
-        rf"(?P<email>(?<![{_W}.])[\p{{L}}\p{{N}}][\p{{L}}\p{{N}}._%+\-]{{0,63}}@"
-        rf"[\p{{L}}\p{{N}}\-]{{1,63}}(?:\.[\p{{L}}\p{{N}}\-]{{1,63}}){{1,8}})",
-        r"(?P<keycap>[0-9#*]\uFE0F?\u20E3)",
-        r"(?P<emoji>(?=[\p{Extended_Pictographic}\p{Regional_Indicator}])\X)",
-        rf"(?P<tag>(?<!{_W})[#@][\p{{L}}\p{{M}}\p{{N}}_]+)",
-        rf"(?P<dotted>(?<![{_W}.])(?:{_LETTER}\.)+{_LETTER}(?!{_W})\.?)",
-        rf"(?P<abbr>(?<![{_W}.])(?:{_alternation(_words(NON_FINAL | OTHER))})\.)",
-        rf"(?P<numabbr>(?<![{_W}.])(?:{_alternation(_words(BEFORE_NUMBER))})\.(?={SEPARATOR}*\p{{Nd}}))",
-        rf"(?P<initial>(?<![{_W}.'’])(?:{_LETTER})\.(?={SEPARATOR}+{_NON_SEP}|[,;:)\]}}»”’]))",
-        rf"(?P<ordinal>(?<![{_W}.,])\p{{Nd}}{{1,3}}\.(?={SEPARATOR}+{_W}))",
-        rf"(?P<word>(?:(?<!{_W})[\-−+](?=\p{{Nd}}))?{_W}+"
-        rf"(?:(?:[\-‐‑'’ʼ·]|\.(?={_W})|(?<=\p{{Nd}})[,:/](?=\p{{Nd}})){_W}+)*)",
-        rf"(?P<han>{han})",
-        rf"(?P<kana>{KANA}+)",
-        rf"(?P<thai>{THAI}+)",
-        r"(?P<punct>(?P<mark>\p{P})(?P=mark)*)",
-        r"(?P<other>\X)",
-    ]
-    return regex.compile("|".join(parts), regex.V1)
+    return regex.compile("|".join(_parts(split_han).values()), regex.V1)
+
+
+# Fast alternatives, tried first. Each matches only where no alternative of the master
+# pattern before the one it stands for can match, and then exactly what that one matches:
+# - plain: a word of letters, marks and digits that the ``word`` alternative would end at
+#   the same place, followed by a character (``_FOLLOW``) that no earlier alternative can
+#   continue with: not ``:`` (url), ``@ . _ % + -`` (email), ``.`` (dotted, abbr, initial),
+#   U+FE0F U+20E3 (keycap), a word character or ``- ' ’ · .`` (word), nor ``, : /`` after a
+#   digit (numbers); never an Extended_Pictographic character (emoji, as ``ℹ``).
+# - fpunct: punctuation other than ``# * @`` (keycap, tag), ``-`` (``-5``), ``_`` (a word
+#   character) and punctuation of the emoji, Han, kana and Thai classes.
+# - fhan, fkana, fthai: only in patterns for text without ``@`` (an e-mail address can
+#   start with any letter), never starting with a digit (``๑.`` may be an ordinal) or ``ー``
+#   (a letter of ``dotted`` and ``initial``).
+_NOT_PLAIN = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\u30FC\uFF70\p{Extended_Pictographic}"
+_PLAIN_START = rf"[[\p{{L}}\p{{Nd}}]--[{_NOT_PLAIN}]]"
+_PLAIN_CHAR = rf"[[\p{{L}}\p{{M}}\p{{Nd}}]--[{_NOT_PLAIN}\uFE0F\u20E3]]"
+_FOLLOW = r"\p{White_Space}\p{Cc}" + INVISIBLE + r";!?()\[\]{}\"“”«»"
+_FAST = {
+    "plain": rf"(?P<plain>{_PLAIN_START}{_PLAIN_CHAR}*+"
+    rf"(?:(?<!\p{{Nd}})(?=[{_FOLLOW},/]|\Z)|(?=[{_FOLLOW}]|\Z)))",
+    "fpunct": r"(?P<fpunct>(?P<fmark>[\p{P}--[#*@_\-" + _NOT_PLAIN + r"]])(?P=fmark)*)",
+}
+_NO_EMOJI_NO_DIGIT = r"--[\p{Nd}\p{Extended_Pictographic}]]"
+_FAST_NO_SPACE = {
+    "fkana": rf"(?P<fkana>[[\p{{Hiragana}}\p{{Katakana}}]{_NO_EMOJI_NO_DIGIT}{KANA}*)",
+    "fthai": rf"(?P<fthai>[{THAI}{_NO_EMOJI_NO_DIGIT}{THAI}*)",
+}
+#: The alternatives that need a character of the text to match at all.
+_NEEDS = {"url": ("url",), "email": ("@",), "tag": ("#", "@"), "keycap": ("keycap",), "emoji": ("emoji",)}
+#: The kind each fast alternative stands for.
+FAST_KINDS = {"plain": "word", "fpunct": "punct", "fhan": "han", "fkana": "kana", "fthai": "thai"}
+
+
+@functools.lru_cache(maxsize=256)
+def fast_pattern(split_han: bool, present: frozenset[str]) -> regex.Pattern[str]:
+    """Return the master pattern for a text holding only the features in ``present``.
+
+    ``present`` may hold ``"url"`` (``://`` or ``www.``), ``"@"``, ``"#"``, ``"keycap"``
+    (U+20E3) and ``"emoji"`` (an Extended_Pictographic or Regional_Indicator character).
+    Alternatives that cannot match without them are left out, the fast alternatives above
+    are tried first, and white space before a token is skipped (``\\K``) instead of being a
+    match of its own. On such a text the tokens (matches with a group) are the non-``sep``
+    matches of ``master_pattern``; the last match is empty, with no group.
+
+    Examples
+    --------
+    >>> [(m.lastgroup, m.group()) for m in fast_pattern(True, frozenset()).finditer("Mr. Lee 東,")]
+    [('abbr', 'Mr.'), ('plain', 'Lee'), ('fhan', '東'), ('fpunct', ','), (None, '')]
+    """
+    parts = _parts(split_han)
+    fast = dict(_FAST)
+    if "@" not in present:
+        more = "" if split_han else f"{HAN}*"
+        fast["fhan"] = f"(?P<fhan>[{HAN}{_NO_EMOJI_NO_DIGIT}{more})"
+        fast.update(_FAST_NO_SPACE)
+    del parts["sep"]
+    alts = [*fast.values()]
+    alts += [p for k, p in parts.items() if k not in _NEEDS or not present.isdisjoint(_NEEDS[k])]
+    # white space is skipped inside each match (\K: not part of it) rather than matched alone;
+    # the match at the end of the text, after the last token, is empty and has no group
+    return regex.compile(rf"{SEPARATOR}*+\K(?:{'|'.join(alts)}|\Z)", regex.V1)
 
 
 _ELISION = regex.compile(

@@ -31,7 +31,8 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 
 import regex
 
@@ -55,18 +56,27 @@ _QUOTATIVE = frozenset("とっ、，,")
 _CLOSERS = r"(?:[\p{Pe}\p{Pf}\"'»”’›“‘」』]|[ \u00a0\u202f]+[»›](?=\s|$))"
 _OPENERS = r"[\p{Ps}\p{Pi}\"'¿¡«»\-–—]"
 _V1 = regex.V1
-_CANDIDATE = regex.compile(rf"(?P<terms>[{regex.escape(_TERMS)}]+)(?P<closers>{_CLOSERS}*)", _V1)
+# A candidate end is a run of terminators then closers (``[_TERMS]+ _CLOSERS*``), found in two
+# steps: the run (stdlib re, a literal set), then the closers, which hold no terminator
+_TERM_RUN = re.compile(f"[{re.escape(_TERMS)}]+")
+_CLOSER_RUN = regex.compile(f"{_CLOSERS}*", _V1)
+_CLOSER_START = regex.compile(r"[\p{Pe}\p{Pf}\"'»”’›“‘」』 \u00a0\u202f]", _V1)
 _BREAK = r"(?:\r\n|[\n\r\u2028\u0085\v\f])"
 _BLANK_LINE = regex.compile(rf"{_BREAK}[^\S\r\n\u2028\u2029\u0085\v\f]*{_BREAK}|\u2029", _V1)
+_LINE_BREAK = re.compile("[\n\r\u2028\u0085\v\f\u2029]")  # a blank line needs one of these
 _SPACE = regex.compile(rf"{SEPARATOR}*", _V1)
 _OPEN_RUN = regex.compile(rf"{_OPENERS}*", _V1)
-_WORD_BEFORE = regex.compile(r"[^\s(\[{\"'“‘«„‚¿¡]+$", _V1)
+# searched backwards ((?r)): the same match as a forward search, without trying every start
+_WORD_BEFORE = regex.compile(r"(?r)[^\s(\[{\"'“‘«„‚¿¡]+$", _V1)
 _WORD_AFTER = regex.compile(r"[\p{L}\p{M}\p{N}]+", _V1)
 _INITIAL = regex.compile(r"[\p{Lu}\p{Ll}]\p{M}*", _V1)
 _DOTTED = regex.compile(r"(?:\p{L}\p{M}*\.)+\p{L}\p{M}*", _V1)
 _UNIT_BEFORE = regex.compile(r"[\p{Nd}°º]\s?$", _V1)
 _DIGITS = regex.compile(r"\p{Nd}{1,3}", _V1)
 _SEP_CHAR = regex.compile(SEPARATOR, _V1)
+_BMP_SEPS, _BMP_CLOSER_STARTS = (
+    frozenset(p.findall("".join(map(chr, range(0x10000))))) for p in (_SEP_CHAR, _CLOSER_START)
+)
 _ALL = NON_FINAL | BEFORE_NUMBER | OTHER
 
 
@@ -101,26 +111,32 @@ def _period_ends_sentence(text: str, start: int, next_word: str, next_dotted: bo
 
 
 def _rule_cuts(text: str) -> list[int]:
-    cuts = [m.start() for m in _BLANK_LINE.finditer(text)]
-    for m in _CANDIDATE.finditer(text):
-        end = m.end()
-        after = _SPACE.match(text, end).end()  # type: ignore[union-attr]
-        if after == len(text):
+    cuts = [m.start() for m in _BLANK_LINE.finditer(text)] if _LINE_BREAK.search(text) else []
+    n = len(text)
+    for m in _TERM_RUN.finditer(text):
+        start, end = m.span()
+        terms = m.group()
+        if end < n and _may_close(text[end]):
+            end = _CLOSER_RUN.match(text, end).end()  # type: ignore[union-attr]
+        closed = end > m.end()
+        if end == n:
             continue
-        terms = m.group("terms")
+        after = _SPACE.match(text, end).end()  # type: ignore[union-attr]
+        if after == n:
+            continue
         if after == end:
             # 。 ends a sentence without a space, but not 「…。」と (a quotation)
-            if terms[-1] in _NO_SPACE_TERMS and not (m.group("closers") and text[end] in _QUOTATIVE):
+            if terms[-1] in _NO_SPACE_TERMS and not (closed and text[end] in _QUOTATIVE):
                 cuts.append(end)
             continue
         first = _OPEN_RUN.match(text, after).end()  # type: ignore[union-attr]
         if first < len(text) and text[first].islower():
             continue
-        if terms == "." and not m.group("closers"):
+        if terms == "." and not closed:
             nxt = _WORD_AFTER.match(text, first)
             next_word = nxt.group() if nxt else ""
             dotted = nxt is not None and text.startswith(".", nxt.end())
-            if not _period_ends_sentence(text, m.start(), next_word, dotted):
+            if not _period_ends_sentence(text, start, next_word, dotted):
                 continue
         cuts.append(end)
     return cuts
@@ -131,10 +147,20 @@ def _custom_cuts(text: str, bounds: Sequence[str]) -> list[int]:
     return [m.end() for m in pattern.finditer(text)]
 
 
+def _may_close(char: str) -> bool:
+    """Return whether a run of ``_CLOSERS`` can start with ``char``."""
+    return char in _BMP_CLOSER_STARTS or (char > "\uffff" and _CLOSER_START.match(char) is not None)
+
+
+def _is_sep(char: str) -> bool:
+    """Return whether ``char`` matches ``SEPARATOR`` (a set lookup below U+10000)."""
+    return char in _BMP_SEPS or (char > "\uffff" and _SEP_CHAR.match(char) is not None)
+
+
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and _SEP_CHAR.match(text[start]):
+    while start < end and _is_sep(text[start]):
         start += 1
-    while end > start and _SEP_CHAR.match(text[end - 1]):
+    while end > start and _is_sep(text[end - 1]):
         end -= 1
     return start, end
 
@@ -205,6 +231,17 @@ def sentence_spans(
     [(0, 3), (4, 8)]
     """
     _check(max_length, min_length, custom_bounds)
+    return _spans(text, max_length, min_length, custom_bounds, use_custom_bounds_only)
+
+
+def _spans(
+    text: str,
+    max_length: int | None,
+    min_length: int,
+    custom_bounds: Sequence[str],
+    use_custom_bounds_only: bool,
+) -> list[tuple[int, int]]:
+    """Return ``sentence_spans(text, ...)`` without checking the parameters."""
     cuts = [] if use_custom_bounds_only else _rule_cuts(text)
     if custom_bounds:
         cuts.extend(_custom_cuts(text, custom_bounds))
@@ -275,19 +312,51 @@ def detect_sentences(
     >>> [s.result for s in detect_sentences(doc, custom_bounds=["kam"], use_custom_bounds_only=True)]
     ['Am 3. Mai kam', 'er. Gut.']
     """
+    _check(max_length, min_length, custom_bounds)
+    return _sentences(document, 0, (max_length, min_length, custom_bounds, use_custom_bounds_only))
+
+
+def detect_sentences_rows(
+    rows: Iterable[Sequence[Annotation]],
+    *,
+    max_length: int | None = None,
+    min_length: int = 0,
+    custom_bounds: Sequence[str] = (),
+    use_custom_bounds_only: bool = False,
+) -> list[list[Annotation]]:
+    """Split the documents of each row into sentences, numbered from 0 in each row.
+
+    The batch form behind the ``SentenceDetector`` stage: the sentences of a row's
+    documents follow each other, their ``sentence`` metadata counting on across
+    documents. The parameters are those of ``detect_sentences``, checked once.
+
+    Examples
+    --------
+    >>> docs = [Annotation("document", 0, 6, "Hi. Yo."), Annotation("document", 8, 10, "Ok.")]
+    >>> [(s.result, s.metadata["sentence"]) for s in detect_sentences_rows([docs])[0]]
+    [('Hi.', '0'), ('Yo.', '1'), ('Ok.', '2')]
+    """
+    _check(max_length, min_length, custom_bounds)
+    options = (max_length, min_length, custom_bounds, use_custom_bounds_only)
+    out = []
+    for documents in rows:
+        sentences: list[Annotation] = []
+        for document in documents:
+            sentences += _sentences(document, len(sentences), options)
+        out.append(sentences)
+    return out
+
+
+def _sentences(
+    document: Annotation, first: int, options: tuple[int | None, int, Sequence[str], bool]
+) -> list[Annotation]:
+    """The sentences of ``document`` numbered from ``first`` (``options`` already checked)."""
     text = document.result or ""
-    spans = sentence_spans(
-        text,
-        max_length=max_length,
-        min_length=min_length,
-        custom_bounds=custom_bounds,
-        use_custom_bounds_only=use_custom_bounds_only,
-    )
     base = document.begin
     return [
-        Annotation(DOCUMENT, base + s, base + e - 1, text[s:e], {"sentence": str(i)})
-        for i, (s, e) in enumerate(spans)
+        Annotation(DOCUMENT, base + s, base + e - 1, text[s:e], {"sentence": str(first + i)})
+        for i, (s, e) in enumerate(_spans(text, *options))
     ]
 
 
-__all__ = ["detect_sentences", "sentence_spans"]
+__all__ = ["detect_sentences", "detect_sentences_rows", "sentence_spans"]

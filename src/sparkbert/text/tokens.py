@@ -42,19 +42,16 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import NamedTuple
 
+import numpy as np
 import regex
 
 from sparkbert.annotation import TOKEN, Annotation
 from sparkbert.errors import InvalidParamError
-from sparkbert.text._token_rules import (
-    TRIM,
-    custom_separator_pattern,
-    exception_pattern,
-    master_pattern,
-    split_word,
-)
+from sparkbert.text._token_rules import custom_separator_pattern, exception_pattern, fast_pattern
+from sparkbert.text._token_scan import HAS_TRIM, JOINING, present, scan, scan_kinds, trimmed
 from sparkbert.text._unicode import is_grapheme_boundary
 
 #: A word segmenter for runs of Han, kana and Thai: the run in, its words out (or ``None``
@@ -118,16 +115,18 @@ def _segment(
 def _spans(
     text: str,
     split_han: bool,
-    split_chars: Sequence[str],
-    split_pattern: str | None,
-    exceptions: Sequence[str],
+    exc: regex.Pattern[str] | None,
+    custom: regex.Pattern[str] | None,
     split_hyphens: bool,
     word_segmenter: WordSegmenter | None,
 ) -> list[tuple[int, int]]:
-    exc = exception_pattern(tuple(exceptions))
+    """Return the token spans of ``text``; ``exc`` and ``custom`` are the compiled exceptions and separators."""
+    master = fast_pattern(split_han, present(text))
+    joins = JOINING.search(text) is not None  # else every position is a grapheme boundary
+    if exc is None and custom is None and word_segmenter is None:
+        raw = scan(text, 0, len(text), master, split_hyphens, joins)
+        return trimmed(text, raw) if HAS_TRIM.search(text) else [(s, e) for s, e in raw if s < e]
     kept = [m.span() for m in exc.finditer(text)] if exc else []
-    custom = custom_separator_pattern(tuple(split_chars), split_pattern)
-    master = master_pattern(split_han)
     spans: list[tuple[int, int]] = list(kept)
     for seg_start, seg_end in _complement(kept, 0, len(text)):
         pieces = [(seg_start, seg_end)]
@@ -135,26 +134,11 @@ def _spans(
             cuts = [m.span() for m in custom.finditer(text, seg_start, seg_end) if m.end() > m.start()]
             pieces = _complement(cuts, seg_start, seg_end)
         for p_start, p_end in pieces:
-            raw: list[tuple[int, int, str]] = []
-            for m in master.finditer(text, p_start, p_end):
-                kind = m.lastgroup or "other"
-                if kind == "sep":
-                    continue
-                if raw and raw[-1][1] == m.start() and not is_grapheme_boundary(text, raw[-1][0], m.start()):
-                    raw[-1] = (raw[-1][0], m.end(), raw[-1][2])  # never split a grapheme cluster
-                elif kind == "word":
-                    raw.extend((a, b, kind) for a, b in split_word(text, m.start(), m.end(), split_hyphens))
-                else:
-                    raw.append((m.start(), m.end(), kind))
-            if word_segmenter is not None:
-                raw = _segment(text, raw, word_segmenter)
-            for s, e, _ in raw:
-                while s < e and text[s] in TRIM:
-                    s += 1
-                while e > s and text[e - 1] in TRIM:
-                    e -= 1
-                if s < e:
-                    spans.append((s, e))
+            if word_segmenter is None:
+                spans += trimmed(text, scan(text, p_start, p_end, master, split_hyphens, joins))
+                continue
+            words = scan_kinds(text, p_start, p_end, master, split_hyphens, joins)
+            spans += trimmed(text, [(s, e) for s, e, _ in _segment(text, words, word_segmenter)])
     spans.sort()
     return spans
 
@@ -192,7 +176,9 @@ def token_spans(
     ["l'", 'homme', 'a', '3.14', '€']
     """
     _check_split(split_chars, split_pattern, exceptions)
-    return _spans(text, split_han, split_chars, split_pattern, exceptions, split_hyphens, word_segmenter)
+    exc = exception_pattern(tuple(exceptions))
+    custom = custom_separator_pattern(tuple(split_chars), split_pattern)
+    return _spans(text, split_han, exc, custom, split_hyphens, word_segmenter)
 
 
 def _check_split(split_chars: Sequence[str], split_pattern: str | None, exceptions: Sequence[str]) -> None:
@@ -292,22 +278,118 @@ def tokenize(
     >>> [t.result for t in tokenize([doc], split_chars=["@"], min_length=3)]
     ['Mail', 'b.org', '#sparkNLP']
     """
+    rules = _rules(split_han, split_chars, split_pattern, exceptions, min_length, max_length, split_hyphens)
+    out: list[Annotation] = []
+    for sentence, sid, spans in _sentence_spans(sentences, rules, word_segmenter):
+        b = sentence.begin
+        text = sentence.result
+        out += [Annotation(TOKEN, b + s, b + e - 1, text[s:e], {"sentence": sid}) for s, e in spans]
+    return out
+
+
+class FlatTokens(NamedTuple):
+    """The tokens of many rows laid end to end: row ``i`` holds tokens ``offsets[i]`` to ``offsets[i + 1]``."""
+
+    offsets: np.ndarray
+    #: character offsets of each token (``end`` inclusive, as in an annotation)
+    begins: np.ndarray
+    ends: np.ndarray
+    results: list[str]
+    #: each token's ``sentence`` metadata
+    sentences: list[str]
+
+
+def tokenize_flat(
+    rows: Iterable[Sequence[Annotation]],
+    *,
+    split_han: bool = True,
+    split_chars: Sequence[str] = (),
+    split_pattern: str | None = None,
+    exceptions: Sequence[str] = (),
+    min_length: int = 0,
+    max_length: int | None = None,
+    split_hyphens: bool = False,
+    word_segmenter: WordSegmenter | None = None,
+) -> FlatTokens:
+    """Tokenize the sentences of each row into flat arrays, with no object per token.
+
+    Row ``i``'s tokens are those of ``tokenize(rows[i], ...)`` (same parameters, checked
+    once): token ``j`` is ``Annotation("token", begins[j], ends[j], results[j],
+    {"sentence": sentences[j]})``. The ``Tokenizer`` stage returns them as an
+    ``AnnotationColumn``, which becomes Arrow without a Python step per token.
+
+    Examples
+    --------
+    >>> flat = tokenize_flat([[Annotation("document", 4, 9, "Hi you")], []])
+    >>> flat.offsets.tolist(), flat.begins.tolist(), flat.results, flat.sentences
+    ([0, 2, 2], [4, 7], ['Hi', 'you'], ['0', '0'])
+    """
+    rules = _rules(split_han, split_chars, split_pattern, exceptions, min_length, max_length, split_hyphens)
+    counts: list[int] = []
+    begins: list[int] = []
+    ends: list[int] = []
+    results: list[str] = []
+    sentences: list[str] = []
+    for row in rows:
+        before = len(begins)
+        for sentence, sid, spans in _sentence_spans(row, rules, word_segmenter):
+            b = sentence.begin
+            text = sentence.result
+            begins += [b + s for s, _ in spans]
+            ends += [b + e - 1 for _, e in spans]
+            results += [text[s:e] for s, e in spans]
+            sentences += [sid] * len(spans)
+        counts.append(len(begins) - before)
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return FlatTokens(
+        offsets, np.array(begins, dtype=np.int64), np.array(ends, dtype=np.int64), results, sentences
+    )
+
+
+class _Rules(NamedTuple):
+    """The checked, compiled parameters of ``tokenize``."""
+
+    split_han: bool
+    exc: regex.Pattern[str] | None
+    custom: regex.Pattern[str] | None
+    split_hyphens: bool
+    min_length: int
+    longest: float
+
+
+def _rules(
+    split_han: bool,
+    split_chars: Sequence[str],
+    split_pattern: str | None,
+    exceptions: Sequence[str],
+    min_length: int,
+    max_length: int | None,
+    split_hyphens: bool,
+) -> _Rules:
+    """Check the parameters of ``tokenize`` and compile its patterns."""
     _check_split(split_chars, split_pattern, exceptions)
     _check_lengths(min_length, max_length)
+    exc = exception_pattern(tuple(exceptions))
+    custom = custom_separator_pattern(tuple(split_chars), split_pattern)
     longest = max_length if max_length is not None else float("inf")
-    out: list[Annotation] = []
+    return _Rules(split_han, exc, custom, split_hyphens, min_length, longest)
+
+
+def _sentence_spans(
+    sentences: Sequence[Annotation], rules: _Rules, word_segmenter: WordSegmenter | None
+) -> Iterator[tuple[Annotation, str, list[tuple[int, int]]]]:
+    """Yield each non-empty sentence with its ``sentence`` key and its kept token spans."""
+    filtered = rules.min_length > 0 or rules.longest != float("inf")
     for index, sentence in enumerate(sentences):
         text = sentence.result
         if not text:
             continue
-        meta = {"sentence": str(sentence.metadata.get("sentence", index))}
-        spans = _spans(text, split_han, split_chars, split_pattern, exceptions, split_hyphens, word_segmenter)
-        for s, e in spans:
-            if min_length <= e - s <= longest:
-                out.append(
-                    Annotation(TOKEN, sentence.begin + s, sentence.begin + e - 1, text[s:e], dict(meta))
-                )
-    return out
+        sid = str(sentence.metadata.get("sentence", index))
+        spans = _spans(text, rules.split_han, rules.exc, rules.custom, rules.split_hyphens, word_segmenter)
+        if filtered:
+            spans = [(s, e) for s, e in spans if rules.min_length <= e - s <= rules.longest]
+        yield sentence, sid, spans
 
 
-__all__ = ["WordSegmenter", "token_spans", "tokenize"]
+__all__ = ["FlatTokens", "WordSegmenter", "token_spans", "tokenize", "tokenize_flat"]
