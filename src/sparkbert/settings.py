@@ -34,6 +34,10 @@ DEFAULT_MAX_SENTENCE_LENGTH = 128
 DEFAULT_BATCH_SIZE = 8
 #: Default budget of padded word pieces per ONNX Runtime call.
 DEFAULT_TOKEN_BUDGET = 8192
+#: Largest share of padding positions a batch takes on before it closes (``batching.make_batches``):
+#: a chunk's few long sentences have sparse lengths, and batches of 8 padded to their longest
+#: row cost the long-paragraph benchmark several percent of the model's time (docs/performance.md).
+MAX_BATCH_PADDING = 0.05
 
 _TRUE = {"1", "true", "yes", "on"}
 

@@ -13,27 +13,42 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def make_batches(lengths: Sequence[int], *, batch_size: int, token_budget: int) -> list[list[int]]:
+def make_batches(
+    lengths: Sequence[int], *, batch_size: int, token_budget: int, max_padding: float | None = None
+) -> list[list[int]]:
     """Group sequence indices into batches, shortest first.
 
     A batch holds at most ``batch_size`` sequences and at most ``token_budget``
     padded positions (its longest length times its size); a sequence longer than
-    the budget gets a batch of its own.
+    the budget gets a batch of its own. With ``max_padding``, a batch also closes
+    before a sequence that would make more than that share of its positions padding
+    (sparse lengths, such as the long sentences of a chunk, then get smaller batches
+    instead of rows padded to a much longer neighbour).
 
     Examples
     --------
     >>> make_batches([10, 10, 10], batch_size=8, token_budget=20)
     [[0, 1], [2]]
+    >>> make_batches([10, 11, 30, 31], batch_size=4, token_budget=1000, max_padding=0.1)
+    [[0, 1], [2, 3]]
     """
     order = np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable")
     batches: list[list[int]] = []
     current: list[int] = []
+    real = 0
     for idx in order.tolist():
         longest = lengths[idx]  # sorted ascending: the newcomer is the longest
-        if current and (len(current) >= batch_size or longest * (len(current) + 1) > token_budget):
+        padded = longest * (len(current) + 1)
+        if current and (
+            len(current) >= batch_size
+            or padded > token_budget
+            or (max_padding is not None and padded - real - longest > max_padding * padded)
+        ):
             batches.append(current)
             current = []
+            real = 0
         current.append(idx)
+        real += longest
     if current:
         batches.append(current)
     return batches

@@ -55,7 +55,12 @@ from sparkbert.runtime.tokenization import (
     load_tokenizer,
     special_ids,
 )
-from sparkbert.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_SENTENCE_LENGTH, DEFAULT_TOKEN_BUDGET
+from sparkbert.settings import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_SENTENCE_LENGTH,
+    DEFAULT_TOKEN_BUDGET,
+    MAX_BATCH_PADDING,
+)
 
 
 @dataclass(frozen=True)
@@ -292,7 +297,10 @@ class Embedder:
             return
         lengths = (seqs.length + 2).tolist()
         batches = make_batches(
-            lengths, batch_size=self.config.batch_size, token_budget=self.config.token_budget
+            lengths,
+            batch_size=self.config.batch_size,
+            token_budget=self.config.token_budget,
+            max_padding=MAX_BATCH_PADDING,
         )
         seq_batch, seq_row = batch_positions(batches, len(seqs.text))
         windowed = np.zeros(len(n_pieces), dtype=bool)

@@ -43,6 +43,7 @@ from sparkbert.runtime.batching import make_batches, pad_batch
 from sparkbert.runtime.embedder import hidden_states, load_resources, locate_model
 from sparkbert.runtime.session import cached
 from sparkbert.runtime.tokenization import encode
+from sparkbert.settings import MAX_BATCH_PADDING
 
 #: Values of ``poolingStrategy``; ``auto`` is resolved on the driver by ``resolve_pooling``.
 SENTENCE_STRATEGIES = ("auto", "cls", "mean", "max", "pooler")
@@ -238,7 +239,10 @@ class SentenceEncoder:
             sequences.extend(seqs)
         lengths = [len(s) for s in sequences]
         states: list[NDArray[np.float32] | None] = [None] * len(sequences)
-        for batch in make_batches(lengths, batch_size=emb.batch_size, token_budget=emb.token_budget):
+        batches = make_batches(
+            lengths, batch_size=emb.batch_size, token_budget=emb.token_budget, max_padding=MAX_BATCH_PADDING
+        )
+        for batch in batches:
             ids, mask, types = pad_batch([sequences[i] for i in batch], res.pad)
             hidden = hidden_states(res, emb, ids, mask, types)  # the chosen layers, combined
             for row, i in enumerate(batch):
