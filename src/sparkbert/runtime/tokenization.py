@@ -299,10 +299,10 @@ def encode(tokenizer: Tokenizer, texts: Sequence[str]) -> list[PieceEncoding]:
     """
     if not texts:
         return []
-    texts = [t if t.isascii() else _SURROGATE.sub("\ufffd", t) for t in texts]
+    texts, encodings = _encode_batch(tokenizer, texts)
     word_prefix = tokenizer_scheme(tokenizer).word_prefix
     out = []
-    for text, enc in zip(texts, tokenizer.encode_batch(texts, add_special_tokens=False)):
+    for text, enc in zip(texts, encodings):
         if not enc.ids:
             out.append(PieceEncoding.empty())
             continue
@@ -313,6 +313,12 @@ def encode(tokenizer: Tokenizer, texts: Sequence[str]) -> list[PieceEncoding]:
             starts = _skip_leading_space(text, tokens, starts, spans[:, 1], word_prefix)
         out.append(PieceEncoding(np.asarray(enc.ids, dtype=np.int64), starts, spans[:, 1], tokens))
     return out
+
+
+def _encode_batch(tokenizer: Tokenizer, texts: Sequence[str]) -> tuple[list[str], list[Any]]:
+    """The texts as encoded (a lone surrogate read as U+FFFD) and their encodings, no control tokens."""
+    clean = [t if t.isascii() else _SURROGATE.sub("\ufffd", t) for t in texts]
+    return clean, tokenizer.encode_batch(clean, add_special_tokens=False)
 
 
 def _skip_leading_space(
@@ -363,8 +369,7 @@ def encode_flat(tokenizer: Tokenizer, texts: Sequence[str]) -> FlatPieces:
     """
     if not texts:
         return FlatPieces.empty(0)
-    clean = [t if t.isascii() else _SURROGATE.sub("\ufffd", t) for t in texts]
-    encodings = tokenizer.encode_batch(clean, add_special_tokens=False)
+    clean, encodings = _encode_batch(tokenizer, texts)
     word_prefix = tokenizer_scheme(tokenizer).word_prefix
     lengths = np.fromiter((len(e) for e in encodings), np.int64, len(encodings))
     offsets = np.zeros(len(encodings) + 1, dtype=np.int64)
