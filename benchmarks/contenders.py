@@ -219,7 +219,9 @@ def run_spark(spec: dict[str, Any]) -> dict[str, Any]:
     elif kind == "sparkbert":
         pipeline = _sparkbert_pipeline(spec)
         result["batch_size"] = pipeline.stages[-1].getBatchSize()
-        dim = json.loads((Path(spec["model_dir"]) / "manifest.json").read_text())["hidden_size"]
+        from sparkbert.model.directory import open_model_directory
+
+        dim = open_model_directory(spec["model_dir"]).hidden_size
         if spec.get("first_embedding", True):
             # a new stage object, as a user would build it, on one sentence; the model loads in a worker
             t = now()
@@ -259,6 +261,22 @@ def run_spark(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---- the ceiling ------------------------------------------------------------------------------
+def _raw_model(spec: dict[str, Any]) -> tuple[Any, Any, Any, int, float]:
+    """Tokenizer, control ids, ONNX Runtime session, its threads and load time of a raw ORT contender."""
+    from sparkbert.runtime.session import SessionOptions, create_session, default_intra_op_threads
+    from sparkbert.runtime.tokenization import load_tokenizer, special_ids
+
+    model_dir = Path(spec["model_dir"])
+    threads = spec.get("intra_op_threads") or default_intra_op_threads(1)
+    t = now()
+    tok = load_tokenizer(model_dir / "tokenizer.json")
+    session = create_session(
+        str(model_dir / "model.onnx"),
+        SessionOptions(intra_op_threads=threads, allow_spinning=bool(spec.get("allow_spinning", False))),
+    )
+    return tok, special_ids(tok), session, threads, now() - t
+
+
 def run_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("batch_sizes"):
         return run_ceiling_sweep(spec)
@@ -266,20 +284,10 @@ def run_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
 
     from sparkbert.runtime.alignment import plan_windows
     from sparkbert.runtime.batching import make_batches, pad_batch
-    from sparkbert.runtime.session import SessionOptions, create_session, default_intra_op_threads
-    from sparkbert.runtime.tokenization import encode, load_tokenizer, special_ids
+    from sparkbert.runtime.tokenization import encode
 
     texts = _texts(spec)
-    model_dir = Path(spec["model_dir"])
-    threads = spec.get("intra_op_threads") or default_intra_op_threads(1)
-    t = now()
-    tok = load_tokenizer(model_dir / "tokenizer.json")
-    ids = special_ids(tok)
-    session = create_session(
-        str(model_dir / "model.onnx"),
-        SessionOptions(intra_op_threads=threads, allow_spinning=bool(spec.get("allow_spinning", False))),
-    )
-    load = now() - t
+    tok, ids, session, threads, load = _raw_model(spec)
     t = now()
     sequences = []
     content = spec.get("max_sentence_length", 128) - 2
@@ -344,22 +352,13 @@ def run_ceiling_sweep(spec: dict[str, Any]) -> dict[str, Any]:
 
     from sparkbert.runtime.alignment import plan_windows
     from sparkbert.runtime.batching import make_batches, pad_batch
-    from sparkbert.runtime.session import SessionOptions, create_session, default_intra_op_threads
-    from sparkbert.runtime.tokenization import encode, load_tokenizer, special_ids
+    from sparkbert.runtime.tokenization import encode
 
     texts = _texts(spec)
-    model_dir = Path(spec["model_dir"])
-    manifest = json.loads((model_dir / "manifest.json").read_text())
-    limit = int(spec.get("max_positions") or manifest.get("max_position_embeddings") or 512)
-    threads = spec.get("intra_op_threads") or default_intra_op_threads(1)
-    t = now()
-    tok = load_tokenizer(model_dir / "tokenizer.json")
-    ids = special_ids(tok)
-    session = create_session(
-        str(model_dir / "model.onnx"),
-        SessionOptions(intra_op_threads=threads, allow_spinning=bool(spec.get("allow_spinning", False))),
-    )
-    load = now() - t
+    from sparkbert.model.directory import open_model_directory
+
+    limit = int(spec.get("max_positions") or open_model_directory(spec["model_dir"]).max_positions)
+    tok, ids, session, threads, load = _raw_model(spec)
     t = now()
     encodings = [e for e in encode(tok, texts) if len(e)]
     tokenize = now() - t

@@ -258,8 +258,10 @@ def child_raw(spec: dict[str, Any], out_path: str) -> None:
 
     deadline = float(spec["deadline"])
     model_dir = Path(spec["model_dir"])
-    manifest = json.loads((model_dir / "manifest.json").read_text())
-    limit = int(manifest.get("max_position_embeddings") or 512)
+    from sparkbert.model.directory import open_model_directory
+
+    model = open_model_directory(model_dir)
+    limit = model.max_positions
     device = spec["device"]
     t = now()
     tok = load_tokenizer(model_dir / "tokenizer.json")
@@ -354,7 +356,7 @@ def child_raw(spec: dict[str, Any], out_path: str) -> None:
         timed("token budget", best_method, batches, whole, batch_size=max(sizes), token_budget=budget)
     # demoBERT's shape: [B, 128], every position real (random ids), about as many tokens as the set
     rng = np.random.default_rng(0)
-    vocab = int(manifest.get("vocab_size") or 30000)
+    vocab = int(model.manifest.get("vocab_size") or 30000)
     bs = max(sizes)
     n_fixed = max(4, round(sum(lengths) / (bs * FIXED_SEQ))) * bs
     fixed = [
@@ -386,7 +388,9 @@ def child_spark(spec: dict[str, Any], out_path: str) -> None:
     df.limit(2).mapInArrow(lambda it: it, df.schema).collect()  # starts Spark's Python daemon
     warm_rows = texts[: max(int(spec.get("warmup_rows", 64)), 4 * cores)]
     warm = spark.createDataFrame(list(enumerate(warm_rows)), "id long, text string").repartition(cores)
-    dim = json.loads((Path(spec["model_dir"]) / "manifest.json").read_text())["hidden_size"]
+    from sparkbert.model.directory import open_model_directory
+
+    dim = open_model_directory(spec["model_dir"]).hidden_size
     result: dict[str, Any] = {
         "master": spec["master"],
         "cores": cores,
