@@ -95,6 +95,21 @@ def piece_counts(texts: Iterable[str], tokenizer_json: Path) -> list[int]:
     return [len(e) for e in encode(tok, list(texts))]
 
 
+def whole_sequences(encodings: Iterable[Any], limit: int, cls: int, sep: int) -> list[Any]:
+    """``[CLS] pieces [SEP]`` per sentence; one over ``limit`` positions runs as consecutive chunks.
+
+    The raw contenders' unit: no window overlap, every piece runs exactly once.
+    """
+    import numpy as np
+
+    step = limit - 2
+    return [
+        np.array([cls, *e.ids[start : start + step], sep], dtype=np.int64)
+        for e in encodings
+        for start in range(0, len(e), step)
+    ]
+
+
 # ---- environment ------------------------------------------------------------------------------
 def worker_env() -> None:
     """Make ``benchmarks`` importable in Spark's Python workers (they inherit PYTHONPATH)."""

@@ -42,7 +42,7 @@ import pandas as pd  # at module level: pandas_udf resolves the type hints from 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import Sampler, now, start_spark
+from benchmarks.common import Sampler, now, start_spark, whole_sequences
 
 PREDICT_BATCH_SIZE = 64
 HF_BATCH_SIZE = 64
@@ -342,7 +342,8 @@ def run_ceiling_sweep(spec: dict[str, Any]) -> dict[str, Any]:
     """Raw ONNX Runtime at several batch sizes on whole sentences, then windowed at the fastest.
 
     ``sentences_file`` holds the sentences themselves (one per line, as the SentenceDetector
-    found them). Whole: ``[CLS] pieces [SEP]``, cut only at the model's position limit.
+    found them). Whole: ``[CLS] pieces [SEP]``; a sentence over the model's position limit runs
+    as consecutive chunks of that limit, without overlap, so every piece runs exactly once.
     Windowed: the windows sparkbert cuts at ``max_sentence_length``. Batches are globally
     length-sorted (``make_batches``) and padded to their own longest row (``pad_batch``); the
     token budget is ``token_budget`` (default: none, the batch size alone decides). Each timing
@@ -363,7 +364,7 @@ def run_ceiling_sweep(spec: dict[str, Any]) -> dict[str, Any]:
     encodings = [e for e in encode(tok, texts) if len(e)]
     tokenize = now() - t
     cls, sep = np.array([ids.cls], np.int64), np.array([ids.sep], np.int64)
-    whole = [np.concatenate([cls, e.ids[: limit - 2], sep]).astype(np.int64) for e in encodings]
+    whole = whole_sequences(encodings, limit, ids.cls, ids.sep)
     content = int(spec.get("max_sentence_length", 128)) - 2
     windowed = [
         np.concatenate([cls, e.ids[start:end], sep]).astype(np.int64)
@@ -428,7 +429,7 @@ def run_ceiling_sweep(spec: dict[str, Any]) -> dict[str, Any]:
         "token_budget": spec.get("token_budget"),
         "sentences_embedded": len(encodings),
         "pieces_encoded": int(sum(len(e) for e in encodings)),
-        "pieces_truncated": int(sum(max(0, len(e) - (limit - 2)) for e in encodings)),
+        "sentences_chunked": sum(1 for e in encodings if len(e) > limit - 2),
         "sentences_windowed": sum(1 for e in encodings if len(e) > content),
     }
     import psutil
