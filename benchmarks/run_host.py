@@ -5,7 +5,10 @@ the full pipeline; beside it, on the same rows and the same number of them:
 
 * the three text stages alone (DocumentAssembler → SentenceDetector → Tokenizer, forcing
   the token column), in Spark;
-* Hugging Face ``tokenizers`` ``encode_batch`` of every row, in one process (the floor).
+* Hugging Face ``tokenizers`` ``encode_batch`` of every row, in one process (the floor);
+* Spark alone: the pipeline's own output, computed beforehand and saved per partition as
+  Arrow files, replayed by a ``mapInArrow`` that does nothing else (the floor Spark sets for
+  this output: Arrow in, rows of every column in the JVM).
 
 Two texts: short UD sentences (one per row) and long paragraphs (ten UD sentences of one
 language per row, ``--host-copies`` copies of all 4,800). Rates are word pieces of the rows
@@ -31,6 +34,7 @@ CONTENDERS = {
     "pipeline": "full pipeline (text stages + BertEmbeddings, tiny model)",
     "text_stages": "text stages alone (DocumentAssembler → SentenceDetector → Tokenizer)",
     "encode_batch": "`tokenizers` encode_batch alone (one process)",
+    "replay": "Spark alone: the pipeline's output replayed from Arrow files (Python does nothing)",
 }
 
 
@@ -67,6 +71,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "pipeline": base | {"contender": "sparkbert", "first_embedding": False},
             "text_stages": base | {"contender": "sparkbert", "text_stages_only": True},
             "encode_batch": base | {"contender": "encode_batch"},
+            "replay": base
+            | {"contender": "sparkbert", "first_embedding": False, "replay": str(work / f"replay-{kind}")},
         }
         results = {}
         for name, spec in specs.items():
