@@ -6,13 +6,15 @@ name                   what runs
 ``sparkbert``          DocumentAssembler → SentenceDetector → Tokenizer → BertEmbeddings (fp32 or
                        int8 model directory), Spark ``local[*]``, forced by a ``noop`` write of
                        the embeddings column; set through the stages' public params only;
-                       ``text_stages_only``: the first three stages, forcing the token column
+                       ``text_stages_only``: the first three stages, forcing the token column;
+                       ``replay``: the pipeline's output saved per partition as Arrow files,
+                       then replayed by a ``mapInArrow`` that does nothing else (Spark's floor)
 ``ceiling``            raw ONNX Runtime in one process, all cores, on the same sentences' word
                        pieces (windows as sparkbert cuts them), globally length-sorted batches
                        padded to their own longest row; no Spark. With ``batch_sizes`` (the
-                       ``--fp32`` mode): each sentence whole, ``[CLS] pieces [SEP]`` cut only at
-                       the model's position limit, timed at every batch size, then the
-                       windowed sequences at the fastest one
+                       ``--fp32`` mode): each sentence whole, ``[CLS] pieces [SEP]`` (over the
+                       model's position limit: consecutive chunks of it), timed at every batch
+                       size, then the windowed sequences at the fastest one
 ``predict_batch_udf``  ``pyspark.ml.functions.predict_batch_udf``: Hugging Face ``tokenizers``
                        padding to ``max_length=128`` + ONNX Runtime with default session options
                        on the same ``model.onnx``; returns each row's unpadded vectors
