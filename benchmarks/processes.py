@@ -1,14 +1,16 @@
 """Several ONNX Runtime processes on one machine: what running more sessions than cores costs.
 
     python benchmarks/processes.py                    # 2 and 4 processes, 1 thread each, 8 x 128
-    python benchmarks/processes.py --layout 2x1 4x1 1x2 --seq 40
+    python benchmarks/processes.py --layout 2x1 4x1 4x1t 1x2 --seq 40
 
 Each process (forked, ``PxT``: P processes with T intra-op threads each) creates its own
 session of the model with the library's session options and runs the same padded batch
 (random ids, ``--batch`` × ``--seq``) ``--batches`` ÷ P times after a barrier, so every layout
 does the same total work; the wall time of the slowest process is the layout's time. This
 is what Spark's Python workers do when a machine runs more tasks than it has cores
-(``local[4]`` on two cores: four sessions of one thread). No Spark.
+(``local[4]`` on two cores: four sessions of one thread). A ``t`` suffix (``4x1t``) makes the
+runs take turns as the embedder's do (``sparkbert.runtime.cpu_turns``: at most one
+single-thread run per core at a time). No Spark.
 """
 
 from __future__ import annotations
@@ -29,8 +31,11 @@ from benchmarks.common import REPO, machine
 from benchmarks.runner import report_header, write_report
 
 
-def _work(args: tuple[str, int, int, int, int, Any]) -> float:
-    path, threads, batches, batch, seq, barrier = args
+def _work(args: tuple[str, int, int, int, int, bool, Any]) -> float:
+    path, threads, batches, batch, seq, turns, barrier = args
+    import contextlib
+
+    from sparkbert.runtime.cpu_turns import cpu_turn
     from sparkbert.runtime.session import SessionOptions, create_session, run_session
 
     session = create_session(path, SessionOptions(intra_op_threads=threads))
@@ -40,7 +45,8 @@ def _work(args: tuple[str, int, int, int, int, Any]) -> float:
     barrier.wait()
     t = time.perf_counter()
     for _ in range(batches):
-        run_session(session, ids, mask, types)
+        with cpu_turn() if turns else contextlib.nullcontext():
+            run_session(session, ids, mask, types)
     return time.perf_counter() - t
 
 
@@ -54,11 +60,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     layouts = []
     for rounds in range(args.rounds):
         for layout in args.layout:
-            p, t = (int(x) for x in layout.split("x"))
+            p, t = (int(x) for x in layout.rstrip("t").split("x"))
             with mp.Manager() as manager:
                 barrier = manager.Barrier(p)
                 with mp.get_context("fork").Pool(p) as pool:
-                    times = pool.map(_work, [(path, t, args.batches // p, args.batch, args.seq, barrier)] * p)
+                    times = pool.map(
+                        _work,
+                        [(path, t, args.batches // p, args.batch, args.seq, layout.endswith("t"), barrier)]
+                        * p,
+                    )
             layouts.append({"layout": layout, "round": rounds, "wall_s": round(max(times), 2)})
             print(f"{layout}: {max(times):.2f} s", flush=True)
     return {
@@ -81,7 +91,7 @@ def markdown(report: dict[str, Any]) -> str:
         *report_header("processes per machine", report["machine"]),
         f"{report['batches']} batches of {report['batch']} × {report['seq']} in all, per layout.",
         "",
-        "| layout (processes × threads) | round | time (s) | × first layout's best |",
+        "| layout (processes × threads; t: taking turns) | round | time (s) | × first layout's best |",
         "|---|--:|--:|--:|",
     ]
     lines += [
@@ -96,7 +106,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--model", type=Path, help="an fp32 model directory (default: the random mBERT-shaped one)"
     )
-    p.add_argument("--layout", nargs="*", default=["2x1", "4x1"], help="PxT: P processes, T threads each")
+    p.add_argument(
+        "--layout",
+        nargs="*",
+        default=["2x1", "4x1", "4x1t"],
+        help="PxT: P processes, T threads each; t: taking turns",
+    )
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--seq", type=int, default=128)
     p.add_argument(

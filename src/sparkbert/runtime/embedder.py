@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ from sparkbert.runtime.assemble import (
     window_pieces,
 )
 from sparkbert.runtime.batching import batch_positions, make_batches, pad_batch, pad_windows
+from sparkbert.runtime.cpu_turns import cpu_turn, takes_turns
 from sparkbert.runtime.layer_graph import combine_layers, run_layers, with_hidden_states
 from sparkbert.runtime.prepack import prepacked_model
 from sparkbert.runtime.session import SessionOptions, cached, create_session, resolve_device, run_session
@@ -116,6 +118,8 @@ class ModelResources:
     unk: int
     #: per piece id, whether the piece continues a word (``assemble.continuation_table``)
     continuation: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    #: runs take turns with the machine's other single-thread sessions (``cpu_turns``)
+    takes_turns: bool = False
 
 
 def locate_model(config: EmbedderConfig) -> str:
@@ -170,19 +174,19 @@ def load_resources(config: EmbedderConfig) -> ModelResources:
         onnx_path = os.path.join(model_dir, ONNX_NAME)
         if config.layer_outputs:  # the same graph exporting the hidden states asked for
             graph = with_hidden_states(onnx_path, config.layer_outputs)
-            return ModelResources(
-                tokenizer,
-                create_session(onnx_path, options, graph=graph),
-                config.hidden_size,
-                *ids_tuple(ids),
-                continuation_table(tokenizer),
-            )
-        if options.share_weights and options.device == "cpu":
-            probe = _probe_batch(tokenizer, ids)
-            onnx_path = prepacked_model(onnx_path, config.identity, probe) or onnx_path
-        session = create_session(onnx_path, options)
+            session = create_session(onnx_path, options, graph=graph)
+        else:
+            if options.share_weights and options.device == "cpu":
+                probe = _probe_batch(tokenizer, ids)
+                onnx_path = prepacked_model(onnx_path, config.identity, probe) or onnx_path
+            session = create_session(onnx_path, options)
         return ModelResources(
-            tokenizer, session, config.hidden_size, *ids_tuple(ids), continuation_table(tokenizer)
+            tokenizer,
+            session,
+            config.hidden_size,
+            *ids_tuple(ids),
+            continuation_table(tokenizer),
+            takes_turns(session),
         )
 
     return cached(key, build)
@@ -197,10 +201,12 @@ def hidden_states(
     res: ModelResources, config: EmbedderConfig, ids: np.ndarray, mask: np.ndarray, types: np.ndarray
 ) -> np.ndarray:
     """Run one padded batch: the last layer, or the configured layers combined (float32)."""
-    if not config.layer_outputs:
-        return run_session(res.session, ids, mask, types)
-    feed = dict(zip(INPUT_NAMES, (ids, mask, types)))
-    return combine_layers(run_layers(res.session, config.layer_outputs, feed), config.layer_pooling)
+    with cpu_turn() if res.takes_turns else contextlib.nullcontext():
+        if not config.layer_outputs:
+            return run_session(res.session, ids, mask, types)
+        feed = dict(zip(INPUT_NAMES, (ids, mask, types)))
+        layers = run_layers(res.session, config.layer_outputs, feed)
+    return combine_layers(layers, config.layer_pooling)
 
 
 def _probe_batch(tokenizer: Any, ids: SpecialIds) -> dict[str, np.ndarray]:

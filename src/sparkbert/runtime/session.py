@@ -138,10 +138,11 @@ def task_slots() -> int:
     context = TaskContext.get()
     if context is None:
         return 1
-    return max(1, _cores() // max(1, context.cpus()))
+    return max(1, machine_cores() // max(1, context.cpus()))
 
 
-def _cores() -> int:
+def machine_cores() -> int:
+    """Return the cores this process may run on (its CPU affinity), the machine's share for sparkbert."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
@@ -153,7 +154,7 @@ def default_intra_op_threads(slots: int) -> int:
     >>> default_intra_op_threads(slots=10**6)
     1
     """
-    return max(1, _cores() // max(1, slots or task_slots()))
+    return max(1, machine_cores() // max(1, slots or task_slots()))
 
 
 def providers_for(device: str) -> list[str]:
