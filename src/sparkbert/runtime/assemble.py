@@ -273,7 +273,7 @@ def plan_sequences(n_pieces: np.ndarray, content_length: int) -> Sequences:
     --------
     >>> s = plan_sequences(np.array([3, 0, 20]), 8)
     >>> s.text.tolist(), s.start.tolist(), s.length.tolist(), s.first.tolist()
-    ([0, 2, 2, 2, 2], [0, 0, 4, 8, 12], [3, 8, 8, 8, 8], [0, 1, 1])
+    ([0, 2, 2, 2], [0, 0, 6, 12], [3, 8, 8, 8], [0, 1, 1])
     """
     n_pieces = np.asarray(n_pieces, dtype=np.int64)
     if len(n_pieces) and n_pieces.max() > 0:
