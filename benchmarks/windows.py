@@ -50,19 +50,6 @@ def _half_window(n: int, content: int) -> list[tuple[int, int]]:
     return [*windows, (n - content, n)]
 
 
-def _even(stride_of: Callable[[int], int]) -> Plan:
-    """The fewest evenly spread windows whose starts are at most ``stride_of(content)`` apart."""
-
-    def plan(n: int, content: int) -> list[tuple[int, int]]:
-        if n <= content:
-            return [(0, n)]
-        span, stride = n - content, max(1, stride_of(content))
-        gaps = -(-span // stride)
-        return [(s, s + content) for s in ((i * span + gaps // 2) // gaps for i in range(gaps + 1))]
-
-    return plan
-
-
 def plans(dense_stride: int) -> dict[str, Plan]:
     """The window plans compared, by name; the first is the library's."""
     from sparkbert.runtime.alignment import plan_windows
@@ -70,8 +57,10 @@ def plans(dense_stride: int) -> dict[str, Plan]:
     return {
         "plan_windows (quarter-window overlap)": plan_windows,
         "half-window stride (before)": _half_window,
-        "eighth-window overlap": _even(lambda c: c - max(1, c // 8)),
-        f"dense (stride {dense_stride}, reference)": _even(lambda c: dense_stride),
+        "eighth-window overlap": lambda n, c: plan_windows(n, c, overlap=max(1, c // 8)),
+        f"dense (stride {dense_stride}, reference)": lambda n, c: plan_windows(
+            n, c, overlap=c - dense_stride
+        ),
     }
 
 
