@@ -63,7 +63,8 @@ def takes_turns(session: Any) -> bool:
 
 
 class _Slots:
-    """This thread's open slot files (``flock`` locks belong to an open file, so one set per thread)."""
+    """This thread's open slot files (``flock`` locks belong to an open file description, so one
+    set per thread and process: a forked child opens its own)."""
 
     def __init__(self, folder: Path, count: int) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -87,11 +88,12 @@ class _Slots:
         fcntl.flock(self.fds[slot], fcntl.LOCK_UN)
 
 
-def _slots(folder: Path, count: int) -> _Slots:
-    cache: dict[tuple[Path, int], _Slots] = _LOCAL.__dict__.setdefault("slots", {})
-    key = (folder, count)
+def _slots(folder: Path | None, count: int) -> _Slots:
+    """This thread's slots; ``folder``/``count`` unset: this process's own, worked out once."""
+    cache: dict[tuple[int, Path | None, int], _Slots] = _LOCAL.__dict__.setdefault("slots", {})
+    key = (os.getpid(), folder, count)
     if key not in cache:
-        cache[key] = _Slots(folder, count)
+        cache[key] = _Slots(folder or turns_folder(), count or machine_cores())
     return cache[key]
 
 
@@ -106,7 +108,7 @@ def cpu_turn(*, slots: int = 0, folder: Path | None = None) -> Iterator[None]:
     ...     print("one run at a time")
     one run at a time
     """
-    held = _slots(folder or turns_folder(), slots or machine_cores())
+    held = _slots(folder, slots)
     slot = held.take()
     try:
         yield
