@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +20,8 @@ from sparkbert.runtime.embedder import EmbedderConfig, load_resources
 from sparkbert.runtime.session import SessionOptions, clear_cache, create_session
 
 
-def _worker(folder: str, slots: int, rounds: int, out: str) -> None:
+def _worker(folder: str, slots: int, rounds: int, out: str, start: Any) -> None:
+    start.wait()  # all four begin together, however long each took to start
     spans = []
     for _ in range(rounds):
         with cpu_turn(slots=slots, folder=Path(folder)):
@@ -40,8 +42,9 @@ def _most_at_once(spans: list[tuple[float, float]]) -> int:
 
 def test_no_more_runs_at_once_than_slots_and_every_slot_used(tmp_path: Path) -> None:
     ctx = mp.get_context("spawn")
+    start = ctx.Barrier(4)
     procs = [
-        ctx.Process(target=_worker, args=(str(tmp_path / "turns"), 2, 12, str(tmp_path / f"{i}.json")))
+        ctx.Process(target=_worker, args=(str(tmp_path / "turns"), 2, 12, str(tmp_path / f"{i}.json"), start))
         for i in range(4)
     ]
     for p in procs:
