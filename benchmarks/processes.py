@@ -28,7 +28,7 @@ if __package__ in (None, ""):
 import numpy as np
 
 from benchmarks.common import REPO, machine
-from benchmarks.runner import report_header, write_report
+from benchmarks.runner import publish, report_header
 
 
 def _work(args: tuple[str, int, int, int, int, bool, Any]) -> float:
@@ -119,11 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
-    args = p.parse_args(argv)
-    report = run(args)
-    text = markdown(report)
-    write_report(Path(args.out), "processes", report, text)
-    print(text)
+    publish(p.parse_args(argv), "processes", run, markdown)
 
 
 if __name__ == "__main__":

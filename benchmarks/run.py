@@ -31,7 +31,7 @@ from benchmarks import run_contenders, run_fp32, run_host, run_levers, run_memor
 from benchmarks.common import REPO
 from benchmarks.run_contenders import BEST_BATCH_SIZE, DEFAULT_SENTENCES, DEFAULT_SLOW_SENTENCES
 from benchmarks.run_memory import DEFAULT_MEMORY_VARIANTS, MEMORY_VARIANTS
-from benchmarks.runner import write_report
+from benchmarks.runner import publish
 
 logger = logging.getLogger("benchmarks")
 #: mode flag -> (module with ``run(args)`` and ``markdown(report)``, report stem)
@@ -128,11 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     stem = next((name for name in MODES if getattr(args, name)), "contenders")
     module = MODES.get(stem, run_contenders)
-    report = module.run(args)
-    text = module.markdown(report)
-    out = Path(args.out)
-    write_report(out, stem, report, text)
-    print(text)
+    out = publish(args, stem, module.run, module.markdown)
     logger.info("wrote %s and %s", out / f"{stem}.json", out / f"{stem}.md")
 
 

@@ -123,6 +123,17 @@ def write_report(out: Path, stem: str, report: dict[str, Any], text: str) -> Non
         (out / name).write_text(text)
 
 
+def publish(args: argparse.Namespace, stem: str, run: Any, markdown: Any) -> Path:
+    """Run a mode (``run(args)`` → report, ``markdown(report)`` → text), write both under
+    ``args.out`` (``write_report``) and print the text; return the folder."""
+    report = run(args)
+    text = markdown(report)
+    out = Path(args.out)
+    write_report(out, stem, report, text)
+    print(text)
+    return out
+
+
 def report_header(mode: str, info: dict[str, Any]) -> list[str]:
     """The first lines of every Markdown report: mode, date, then the machine and its CPU flags."""
     return [f"# sparkbert benchmark: {mode} ({time.strftime('%Y-%m-%d %H:%M')})", "", machine_line(info), ""]

@@ -34,7 +34,7 @@ if __package__ in (None, ""):
 import numpy as np
 
 from benchmarks.common import REPO, UD_LANGS, machine, ud_sentences
-from benchmarks.runner import report_header, write_report
+from benchmarks.runner import publish, report_header
 
 Plan = Callable[[int, int], list[tuple[int, int]]]
 
@@ -189,11 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--texts-per-language", type=int, default=10)
     p.add_argument("--dense-stride", type=int, default=16, help="stride of the dense reference windows")
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
-    args = p.parse_args(argv)
-    report = run(args)
-    text = markdown(report)
-    write_report(Path(args.out), "windows", report, text)
-    print(text)
+    publish(p.parse_args(argv), "windows", run, markdown)
 
 
 if __name__ == "__main__":
