@@ -288,7 +288,7 @@ def run_spark(spec: dict[str, Any]) -> dict[str, Any]:
         result["model_load_s"] = round(now() - t, 2)
         out, column = df.select("id", column_expr.alias("out")), "out"
 
-    sampler = Sampler().start()
+    sampler = Sampler(memory_interval=spec.get("memory_interval_s", 2.0)).start()
     t = now()
     _force(out, column)
     elapsed = now() - t
@@ -350,7 +350,7 @@ def run_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
     for b in batches[:: max(1, len(batches) // 4)][:4]:  # warm-up: a few batches of every size
         run(b)
     warmup = now() - t
-    sampler = Sampler().start()
+    sampler = Sampler(memory_interval=spec.get("memory_interval_s", 2.0)).start()
     t = now()
     checksum = 0.0
     for b in batches:
@@ -429,7 +429,7 @@ def run_ceiling_sweep(spec: dict[str, Any]) -> dict[str, Any]:
         warmup = now() - t
         # the sampler gives the machine's busy CPU time (other load); its thread, sampling this one
         # process every 2 s, costs a few ms
-        sampler = Sampler().start()
+        sampler = Sampler(memory_interval=spec.get("memory_interval_s", 2.0)).start()
         c, t = time.process_time(), now()
         checksum = 0.0
         for b in batches:
