@@ -2,6 +2,7 @@
 
     python benchmarks/int8.py                        # MiniLM and the mBERT-shaped model, every recipe
     python benchmarks/int8.py --models minilm --per-role
+    python benchmarks/int8.py --models minilm --profile  # + kernel time by operator per recipe
     python benchmarks/int8.py --help
 
 No Spark: one ONNX Runtime session per recipe (1 intra-op thread, the library's session
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -36,19 +38,27 @@ from benchmarks.common import REPO, UD_LANGS, machine, paragraphs, ud_sentences
 from benchmarks.runner import machine_line, report_header, write_report
 
 #: recipe name -> Int8Recipe keyword arguments (None: an fp32 graph)
+_EXACT = {"tanh_gelu": False}
 RECIPES: dict[str, dict[str, Any] | None] = {
     "fp32": None,
     "fp32 + Sum/LayerNorm": {"fp32_unfused": True},
-    "int8 every GEMM, no rewrite": {"smooth": (), "outlier_channels": 0, "unfuse_layer_norm": False},
+    "int8 every GEMM, no rewrite": {
+        "smooth": (),
+        "outlier_channels": 0,
+        "unfuse_layer_norm": False,
+        **_EXACT,
+    },
     "int8 FFN down fp32 (old default)": {
         "keep_fp32": ("ffn_down",),
         "smooth": (),
         "outlier_channels": 0,
         "unfuse_layer_norm": False,
+        **_EXACT,
     },
-    "int8 + SmoothQuant (attention, FFN up)": {"outlier_channels": 0, "unfuse_layer_norm": False},
-    "int8 + SmoothQuant + FFN outlier split": {"unfuse_layer_norm": False},
-    "int8 + ... + Sum/LayerNorm (default)": {},
+    "int8 + SmoothQuant (attention, FFN up)": {"outlier_channels": 0, "unfuse_layer_norm": False, **_EXACT},
+    "int8 + SmoothQuant + FFN outlier split": {"unfuse_layer_norm": False, **_EXACT},
+    "int8 + ... + Sum/LayerNorm": {**_EXACT},
+    "int8 + ... + tanh GELU (default)": {},
 }
 ROLES = ("attention", "attention_output", "ffn_up", "ffn_down")
 
@@ -152,6 +162,28 @@ def _speed(sessions: dict[str, Any], batches: list[dict[str, np.ndarray]], round
     return {name: round(pieces / cpu, 1) for name, cpu in best.items()}
 
 
+def _profile(path: Path, batches: list[dict[str, np.ndarray]]) -> dict[str, float]:
+    """Share of ONNX Runtime's kernel time by operator type over ``batches`` (one profiled pass)."""
+    import onnxruntime as ort
+
+    from sparkbert.runtime.session import SessionOptions, ort_session_options
+
+    so = ort_session_options(SessionOptions(intra_op_threads=1))
+    so.enable_profiling = True
+    with tempfile.TemporaryDirectory() as tmp:
+        so.profile_file_prefix = str(Path(tmp) / "int8")
+        session = ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+        for b in batches:
+            session.run(None, b)
+        events = json.loads(Path(session.end_profiling()).read_text())
+    by_op: dict[str, float] = {}
+    for e in events:
+        if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time"):
+            by_op[e["args"]["op_name"]] = by_op.get(e["args"]["op_name"], 0.0) + e["dur"]
+    total = sum(by_op.values()) or 1.0
+    return {op: round(100 * t / total, 1) for op, t in sorted(by_op.items(), key=lambda kv: -kv[1])}
+
+
 def measure(model: str, fp32_dir: Path, recipes: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """Build every recipe of one model; return its cosines and speeds."""
     out = Path(args.out) / "int8-work" / model
@@ -178,8 +210,12 @@ def measure(model: str, fp32_dir: Path, recipes: dict[str, Any], args: argparse.
             "pieces_per_cpu_s": rates,
             "vs_fp32": {n: round(r / rates["fp32"], 2) for n, r in rates.items()},
         }
+    profile = (
+        {n: _profile(p, _batches(tok, texts["short"])) for n, p in paths.items()} if args.profile else {}
+    )
     return {
         "fp32_dir": str(fp32_dir),
+        "profile_short": profile,
         "cosine_sentences": len(cos_texts),
         "cosine": {n: _cosines(ref, s, cos_batches) for n, s in sessions.items() if n != "fp32"},
         "speed": speed,
@@ -213,6 +249,16 @@ def markdown(report: dict[str, Any]) -> str:
                 f"| {name} | {c['mean']:.4f} | {c['min']:.4f} | {s['pieces_per_cpu_s'][name]:,.0f} | {s['vs_fp32'][name]:.2f} "
                 f"| {lg['pieces_per_cpu_s'][name]:,.0f} | {lg['vs_fp32'][name]:.2f} | {r['weights_mib'][name]:,} |"
             )
+        if r.get("profile_short"):
+            lines += [
+                "",
+                "Kernel time by operator (ONNX Runtime's profiler, short text, one pass), % of the recipe's total:",
+                "",
+            ]
+            lines += [
+                f"- {name}: " + ", ".join(f"{op} {share}" for op, share in shares.items() if share >= 0.5)
+                for name, shares in r["profile_short"].items()
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -228,6 +274,7 @@ def main(argv: list[str] | None = None) -> None:
         "--per-role", action="store_true", help="also the default recipe on one GEMM role at a time"
     )
     p.add_argument("--only", nargs="*", help="recipes to run (fp32 always runs), by exact name")
+    p.add_argument("--profile", action="store_true", help="also kernel time by operator type, per recipe")
     args = p.parse_args(argv)
     info = machine()
     print(machine_line(info), flush=True)

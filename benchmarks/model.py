@@ -83,11 +83,26 @@ def _write_random_checkpoint(out: Path, seed: int = 0, **shape: int) -> None:
         shutil.copyfile(MBERT_DIR / name, out / name)
 
 
+def int8_copy(fp32: Path, target: Path) -> Path:
+    """``target``: ``quantize_int8`` of ``fp32``, remade when missing or made by another recipe."""
+    from sparkbert.model.directory import ModelDirectory
+    from sparkbert.model.quantize import Int8Recipe, int8_settings, quantize_int8
+
+    src = ModelDirectory.load(fp32)
+    manifest = target / "manifest.json"
+    if manifest.is_file():
+        if json.loads(manifest.read_text()).get("quantization") == int8_settings(src, Int8Recipe()):
+            return target
+        logger.info("%s was quantized by another recipe: quantizing again", target)
+        shutil.rmtree(target)
+    logger.info("quantizing %s to int8", fp32)
+    quantize_int8(src, target)
+    return target
+
+
 def random_mbert(cache: Path, *, with_int8: bool = True) -> BenchModel:
     """Build (once) the random mBERT checkpoint and its fp32/int8 model directories under ``cache``."""
     from sparkbert.model.convert import convert_checkpoint
-    from sparkbert.model.directory import ModelDirectory
-    from sparkbert.model.quantize import quantize_int8
 
     ckpt = cache / "checkpoint"
     if not (ckpt / "model.safetensors").is_file():
@@ -99,10 +114,7 @@ def random_mbert(cache: Path, *, with_int8: bool = True) -> BenchModel:
     fp32 = Path(convert_checkpoint(ckpt, cache / "fp32", precision="fp32").path)
     int8 = None
     if with_int8:
-        int8 = cache / "int8"
-        if not (int8 / "manifest.json").is_file():
-            logger.info("quantizing %s to int8", fp32)
-            quantize_int8(ModelDirectory.load(fp32), int8)
+        int8 = int8_copy(fp32, cache / "int8")
     return BenchModel(fp32, int8, ckpt, "random-mbert (12x768, 119,547 pieces, random weights)")
 
 
@@ -130,7 +142,6 @@ def user_model(path: Path, cache: Path, *, with_int8: bool = True) -> BenchModel
     """A real model: a sparkbert model directory, or a Hugging Face checkpoint (converted once)."""
     from sparkbert.model.convert import convert_checkpoint
     from sparkbert.model.directory import ModelDirectory, is_checkpoint, is_model_directory
-    from sparkbert.model.quantize import quantize_int8
 
     path = path.resolve()
     tag = path.name or "model"
@@ -148,9 +159,7 @@ def user_model(path: Path, cache: Path, *, with_int8: bool = True) -> BenchModel
         raise SystemExit(f"--model {path} is neither a sparkbert model directory nor a checkpoint folder")
     int8 = None
     if with_int8:
-        int8 = cache / f"{tag}-int8"
-        if not (int8 / "manifest.json").is_file():
-            quantize_int8(ModelDirectory.load(fp32), int8)
+        int8 = int8_copy(fp32, cache / f"{tag}-int8")
     return BenchModel(fp32, int8, checkpoint, str(path))
 
 

@@ -18,6 +18,7 @@ from sparkbert.model.int8_graph import (
     layer_gemms,
     smooth,
     split_outlier_channels,
+    tanh_gelu,
     unfuse_skip_layer_norm,
 )
 from sparkbert.model.quantize import Int8Recipe, quantize_int8, quantize_int8_recipe
@@ -105,18 +106,39 @@ def test_rewrites_before_quantization_keep_the_fp32_numbers(
         np.testing.assert_allclose(ours.run(None, b)[0], ref.run(None, b)[0], atol=1e-4)
 
 
+def test_tanh_gelu_is_close_to_the_exact_gelu_and_not_equal(
+    small_fp32: ModelDirectory, tmp_path: Path
+) -> None:
+    """The one rewrite that approximates: close to fp32 (cosine ≥ 0.9999 per position), not equal."""
+    model = onnx.load(str(small_fp32.onnx_path))
+    assert tanh_gelu(model) == 2
+    ops = [n.op_type for n in model.graph.node]
+    assert "BiasGelu" not in ops and ops.count("FastGelu") == 2
+    onnx.save(model, str(tmp_path / "tanh.onnx"))
+    ref, ours = ort_session(small_fp32.onnx_path), ort_session(tmp_path / "tanh.onnx")
+    diffs, cosines = [], []
+    for b in encode_batches(small_fp32.tokenizer_path, ud_sentences(2), batch_size=8):
+        a, r = ours.run(None, b)[0], ref.run(None, b)[0]
+        diffs.append(np.abs(a - r).max())
+        cosines.append(token_cosines(a, r, b["attention_mask"]))
+    assert max(diffs) > 1e-5
+    assert np.concatenate(cosines).min() >= 0.9999
+
+
 def test_each_rewrite_can_be_left_out(small_fp32: ModelDirectory, tmp_path: Path) -> None:
-    plain = Int8Recipe(smooth=(), outlier_channels=0, unfuse_layer_norm=False)
+    plain = Int8Recipe(smooth=(), outlier_channels=0, unfuse_layer_norm=False, tanh_gelu=False)
     directory = quantize_int8_recipe(small_fp32, tmp_path / "plain", plain)
     ops = [n.op_type for n in onnx.load(str(directory.onnx_path), load_external_data=False).graph.node]
     assert ops.count("SkipLayerNormalization") == 4 and "LayerNormalization" not in ops
     assert "MatMul" not in ops and "Sum" not in ops  # no side path, no Sum + LayerNorm
+    assert ops.count("BiasGelu") == 2 and "FastGelu" not in ops
     settings = directory.manifest["quantization"]
-    assert (settings["smooth"], settings["fp32_outlier_channels"], settings["unfuse_layer_norm"]) == (
-        [],
-        0,
-        False,
-    )
+    assert (
+        settings["smooth"],
+        settings["fp32_outlier_channels"],
+        settings["unfuse_layer_norm"],
+        settings["gelu"],
+    ) == ([], 0, False, "erf")
 
 
 @pytest.mark.slow
@@ -157,8 +179,10 @@ def test_int8_directory(minilm_fp32: ModelDirectory, minilm_int8: ModelDirectory
         f"encoder.layer.{i}.ffn_outliers.{p}" for i in range(layers) for p in ("up", "down")
     ]
     assert ops.count("LayerNormalization") == 2 * layers and "SkipLayerNormalization" not in ops
+    assert ops.count("FastGelu") == 2 * layers and "BiasGelu" not in ops  # FFN and its side path
     settings = loaded.manifest["quantization"]
     assert settings["smooth"] == ["attention", "ffn_up"] and settings["fp32_outlier_channels"] == 2
+    assert settings["gelu"] == "tanh"
     size = loaded.path.joinpath("model.onnx.data").stat().st_size
     assert size < 0.8 * minilm_fp32.path.joinpath("model.onnx.data").stat().st_size
 

@@ -4,7 +4,7 @@ Dynamic quantization gives each activation tensor one scale per batch, so a sing
 channel spends the 8 bits of every other channel. In all-MiniLM-L6-v2 the input of the FFN
 up projection has one channel reaching 28 where the median channel reaches 2, and the GELU
 output feeding the FFN down projection one reaching 25 where the median reaches 1.5. Three
-rewrites, all exact in float arithmetic, run before ``quantize_dynamic``:
+rewrites, all exact in float arithmetic, and one approximation run before ``quantize_dynamic``:
 
 * ``smooth`` (SmoothQuant): ``x @ W == (x / s) @ (s * W)`` with one ``s_j`` per input
   channel, ``s_j = max|x_j|^α / max|W_j|^(1-α)`` from calibration; the ``x / s`` is a ``Mul``
@@ -17,6 +17,10 @@ rewrites, all exact in float arithmetic, run before ``quantize_dynamic``:
 * ``unfuse_skip_layer_norm``: ``SkipLayerNormalization`` becomes ``Sum`` +
   ``LayerNormalization``, the same numbers (within 2e-6) at a quarter of the CPU time in
   ONNX Runtime 1.32, which matters once the GEMMs are int8.
+* ``tanh_gelu``: ``BiasGelu`` (exact, erf) becomes ``FastGelu`` with the same bias, the tanh
+  approximation BERT's original code used: within 4.8e-4 of the exact GELU per element, far
+  inside int8's own error, and cheaper to compute; once the GEMMs are int8 the GELU is a
+  tenth of MiniLM's time. The only rewrite that is not exact: it runs last, for int8 only.
 
 Calibration (``channel_ranges``) runs the fp32 graph on random word pieces of the
 model's own vocabulary framed by ``[CLS]``/``[SEP]``: the outlier channels are a property
@@ -250,6 +254,16 @@ def unfuse_skip_layer_norm(model: onnx.ModelProto) -> None:
     model.graph.node.extend(nodes)
 
 
+def tanh_gelu(model: onnx.ModelProto) -> int:
+    """Replace each ``BiasGelu`` by ``FastGelu`` on the same inputs; return how many."""
+    count = 0
+    for node in model.graph.node:
+        if node.op_type == "BiasGelu" and node.domain == MS_DOMAIN:
+            node.op_type = "FastGelu"
+            count += 1
+    return count
+
+
 __all__ = [
     "calibration_batches",
     "channel_ranges",
@@ -257,5 +271,6 @@ __all__ = [
     "smooth",
     "smoothing_scales",
     "split_outlier_channels",
+    "tanh_gelu",
     "unfuse_skip_layer_norm",
 ]
