@@ -13,7 +13,7 @@ rewrites the fp32 graph (the first three exactly in float arithmetic):
 * ``SkipLayerNormalization`` as ``Sum`` + ``LayerNormalization`` (4 × cheaper on CPU);
 * GELU by its tanh approximation (``FastGelu``, within 4.8e-4 of the exact GELU).
 
-Measured on one run (``benchmarks/int8.py``, 1 thread, batches of 8, a 2-vCPU machine with
+Measured in two runs (``benchmarks/int8.py``, 1 thread, batches of 8, a 2-vCPU machine with
 AVX-512 VNNI, onnxruntime 1.32) against the converter's fp32 graph; cosine is per word
 piece against fp32 over 50 UD sentences of each of the 12 languages (mean / minimum),
 speed on short sentences and on long paragraphs:
@@ -22,8 +22,8 @@ speed on short sentences and on long paragraphs:
 | --- | --- | --- |
 | every GEMM int8, no rewrite (``quantize_dynamic``) | 0.980 / 0.881 | 2.1–2.2 × |
 | FFN down projections kept fp32 (the old default) | 0.991 / 0.946 | 1.5–1.6 × |
-| every GEMM int8 + the three exact rewrites | 0.995 / 0.955 | 2.5 × |
-| **+ tanh GELU** (default) | 0.995 / 0.966 | 2.6–2.7 × |
+| every GEMM int8 + the three exact rewrites | 0.995 / 0.955 | 2.5–2.6 × |
+| **+ tanh GELU** (default) | 0.995 / 0.966 | 2.5–2.7 × |
 
 On the mBERT-shaped benchmark model the default runs 3.1–3.3 × fp32 (cosine 0.9994 / 0.9992).
 End to end through Spark (full pipeline, 6,000 UD sentences) the default int8 MiniLM runs
@@ -104,7 +104,7 @@ class Int8Recipe:
     outlier_channels: int = 2
     #: ``SkipLayerNormalization`` as ``Sum`` + ``LayerNormalization``.
     unfuse_layer_norm: bool = True
-    #: GELU by its tanh approximation (``FastGelu``): within 4.8e-4, 25 % cheaper.
+    #: GELU by its tanh approximation (``FastGelu``): within 4.8e-4, cheaper than the exact erf.
     tanh_gelu: bool = True
     calibration_sequences: int = 64
 
