@@ -126,12 +126,16 @@ def _batches(tokenizer_json: Path, texts: list[str]) -> list[dict[str, np.ndarra
     return out
 
 
-def _session(path: Path) -> Any:
+def _session(path: Path, profile_prefix: str | None = None) -> Any:
+    """A 1-thread CPU session with the library's options (profiling to ``profile_prefix`` if given)."""
     import onnxruntime as ort
 
     from sparkbert.runtime.session import SessionOptions, ort_session_options
 
     so = ort_session_options(SessionOptions(intra_op_threads=1))
+    if profile_prefix:
+        so.enable_profiling = True
+        so.profile_file_prefix = profile_prefix
     return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
 
 
@@ -164,15 +168,8 @@ def _speed(sessions: dict[str, Any], batches: list[dict[str, np.ndarray]], round
 
 def _profile(path: Path, batches: list[dict[str, np.ndarray]]) -> dict[str, float]:
     """Share of ONNX Runtime's kernel time by operator type over ``batches`` (one profiled pass)."""
-    import onnxruntime as ort
-
-    from sparkbert.runtime.session import SessionOptions, ort_session_options
-
-    so = ort_session_options(SessionOptions(intra_op_threads=1))
-    so.enable_profiling = True
     with tempfile.TemporaryDirectory() as tmp:
-        so.profile_file_prefix = str(Path(tmp) / "int8")
-        session = ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+        session = _session(path, profile_prefix=str(Path(tmp) / "int8"))
         for b in batches:
             session.run(None, b)
         events = json.loads(Path(session.end_profiling()).read_text())

@@ -46,14 +46,15 @@ def token_piece_ranges(
     return lo.astype(np.int64), hi.astype(np.int64)
 
 
-def plan_windows(n_pieces: int, content_length: int, *, overlap: int = 0) -> list[tuple[int, int]]:
+def plan_windows(n_pieces: int, content_length: int, *, overlap: int | None = None) -> list[tuple[int, int]]:
     """Cut ``n_pieces`` into overlapping windows of at most ``content_length`` pieces.
 
     One window when the sentence fits; otherwise the fewest windows of ``content_length``
     pieces in which consecutive windows overlap by at least ``overlap`` pieces (default: a
-    quarter window, what the embedder uses), spread evenly from the sentence's start to its end. Each piece then lies at least an eighth of a window
-    from an inner window edge in the window ``assign_windows`` gives it (15 pieces at the
-    default ``maxSentenceLength`` of 128). On a long sentence the windows run about 4/3 as many
+    quarter window, what the embedder uses), spread evenly from the sentence's start to its
+    end. With the default each piece lies at least an eighth of a window from an inner window
+    edge in the window ``assign_windows`` gives it (15 pieces at the default
+    ``maxSentenceLength`` of 128). On a long sentence the windows run about 4/3 as many
     positions as it has pieces; windows advancing by half their length ran twice as many.
 
     Examples
@@ -62,14 +63,24 @@ def plan_windows(n_pieces: int, content_length: int, *, overlap: int = 0) -> lis
     [(0, 5)]
     >>> plan_windows(20, 8)
     [(0, 8), (6, 14), (12, 20)]
+
+    Without the required overlap 30 pieces need four windows instead of five (evenly spread,
+    they still overlap where the span does not divide):
+
+    >>> plan_windows(30, 8)
+    [(0, 8), (6, 14), (11, 19), (17, 25), (22, 30)]
+    >>> plan_windows(30, 8, overlap=0)
+    [(0, 8), (7, 15), (15, 23), (22, 30)]
     """
     if content_length < 2:
         raise InvalidParamError.for_param("maxSentenceLength", content_length + 2, "an integer >= 4")
-    if n_pieces <= content_length:
-        return [(0, n_pieces)]
+    if overlap is None:
+        overlap = max(1, content_length // 4)
     if not 0 <= overlap < content_length:
         raise ValueError(f"overlap must be in [0, {content_length}) pieces, got {overlap}")
-    stride = content_length - (overlap or max(1, content_length // 4))
+    if n_pieces <= content_length:
+        return [(0, n_pieces)]
+    stride = content_length - overlap
     span = n_pieces - content_length
     gaps = -(-span // stride)  # windows - 1
     starts = [(i * span + gaps // 2) // gaps for i in range(gaps + 1)]
