@@ -117,9 +117,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=list(run_fp32.DEFAULT_MASTERS),
         help="Spark masters of the pipeline (--fp32)",
     )
+    p.add_argument(
+        "--fp32-rounds",
+        type=int,
+        default=1,
+        help="interleaved rounds of raw and pipeline per text; the targets use the median ratio (--fp32)",
+    )
     # the 1-layer hidden-32 model: checks that --fp32 runs end to end in seconds (no claim)
     p.add_argument("--fp32-tiny", action="store_true", help=argparse.SUPPRESS)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.fp32_rounds < 1:
+        p.error(f"--fp32-rounds must be 1 or more (1: a single run), got {args.fp32_rounds}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:
