@@ -80,6 +80,12 @@ def detected_sentences(texts: Iterable[str], model_dir: str | Path) -> list[list
     return [[s.result for s in row] for row in detect([documents])]
 
 
+def read_jsonl(path: str | Path) -> list[str]:
+    """The JSON strings of ``path``, one per line (what :func:`write_jsonl` wrote)."""
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
 def write_jsonl(path: Path, texts: Iterable[str]) -> Path:
     """Write one JSON string per line (the contenders' input format); return ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -44,7 +44,7 @@ import pandas as pd  # at module level: pandas_udf resolves the type hints from 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import Sampler, now, start_spark, whole_sequences
+from benchmarks.common import Sampler, now, read_jsonl, start_spark, whole_sequences
 
 PREDICT_BATCH_SIZE = 64
 HF_BATCH_SIZE = 64
@@ -52,9 +52,7 @@ MAX_LENGTH = 128
 
 
 def _texts(spec: dict[str, Any]) -> list[str]:
-    with open(spec["sentences_file"], encoding="utf-8") as f:
-        texts = [json.loads(line) for line in f]
-    return texts[: spec["n"]]
+    return read_jsonl(spec["sentences_file"])[: spec["n"]]
 
 
 def _input_df(spark: Any, texts: list[str], partitions: int) -> Any:
