@@ -86,25 +86,24 @@ def _models(names: list[str], cache: Path) -> dict[str, Path]:
 
 
 def _build(fp32_dir: Path, name: str, recipe: dict[str, Any], out: Path) -> Path:
-    """The ``model.onnx`` of ``recipe`` applied to ``fp32_dir`` (made once under ``out``)."""
+    """The ``model.onnx`` of ``recipe`` on ``fp32_dir``, made once under ``out`` (int8: again if another recipe made it)."""
     import onnx
 
-    from sparkbert.model.directory import ModelDirectory
+    from benchmarks.model import int8_copy
     from sparkbert.model.int8_graph import unfuse_skip_layer_norm
-    from sparkbert.model.quantize import Int8Recipe, quantize_int8_recipe
+    from sparkbert.model.quantize import Int8Recipe
 
     target = out / name.replace(" ", "_").replace("/", "-").replace(",", "").replace("(", "").replace(")", "")
+    if not recipe.get("fp32_unfused"):
+        return int8_copy(fp32_dir, target, Int8Recipe(**recipe)) / "model.onnx"
     if (target / "model.onnx").is_file():
         return target / "model.onnx"
-    if recipe.get("fp32_unfused"):
-        model = onnx.load(str(fp32_dir / "model.onnx"))
-        unfuse_skip_layer_norm(model)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.mkdir(parents=True, exist_ok=True)
-        onnx.save(model, str(tmp / "model.onnx"), save_as_external_data=True, location="model.onnx.data")
-        tmp.rename(target)
-        return target / "model.onnx"
-    quantize_int8_recipe(ModelDirectory.load(fp32_dir), target, Int8Recipe(**recipe))
+    model = onnx.load(str(fp32_dir / "model.onnx"))
+    unfuse_skip_layer_norm(model)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(tmp / "model.onnx"), save_as_external_data=True, location="model.onnx.data")
+    tmp.rename(target)
     return target / "model.onnx"
 
 

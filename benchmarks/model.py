@@ -14,6 +14,7 @@ import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -83,20 +84,21 @@ def _write_random_checkpoint(out: Path, seed: int = 0, **shape: int) -> None:
         shutil.copyfile(MBERT_DIR / name, out / name)
 
 
-def int8_copy(fp32: Path, target: Path) -> Path:
-    """``target``: ``quantize_int8`` of ``fp32``, remade when missing or made by another recipe."""
+def int8_copy(fp32: Path, target: Path, recipe: Any = None) -> Path:
+    """``target``: ``fp32`` quantized by ``recipe`` (default: the library's), remade if made by another."""
     from sparkbert.model.directory import ModelDirectory
-    from sparkbert.model.quantize import Int8Recipe, int8_settings, quantize_int8
+    from sparkbert.model.quantize import Int8Recipe, int8_settings, quantize_int8_recipe
 
+    recipe = recipe or Int8Recipe()
     src = ModelDirectory.load(fp32)
     manifest = target / "manifest.json"
     if manifest.is_file():
-        if json.loads(manifest.read_text()).get("quantization") == int8_settings(src, Int8Recipe()):
+        if json.loads(manifest.read_text()).get("quantization") == int8_settings(src, recipe):
             return target
         logger.info("%s was quantized by another recipe: quantizing again", target)
         shutil.rmtree(target)
     logger.info("quantizing %s to int8", fp32)
-    quantize_int8(src, target)
+    quantize_int8_recipe(src, target, recipe)
     return target
 
 
