@@ -41,6 +41,8 @@ from benchmarks.runner import machine_line, report_header, write_report
 _EXACT = {"tanh_gelu": False}
 RECIPES: dict[str, dict[str, Any] | None] = {
     "fp32": None,
+    # the old fp32 graph's SkipLayerNormalization rewritten; the same as "fp32" on a graph
+    # converted since 2026-12-01, which has Sum + LayerNormalization already
     "fp32 + Sum/LayerNorm": {"fp32_unfused": True},
     "int8 every GEMM, no rewrite": {
         "smooth": (),

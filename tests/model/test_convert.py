@@ -133,9 +133,10 @@ def test_graph_is_fused_after_onnxruntime_optimization(minilm_fp32: ModelDirecto
     ops = [node.op_type for node in onnx.load(str(optimized), load_external_data=False).graph.node]
     layers = minilm_fp32.num_hidden_layers
     assert ops.count("Attention") + ops.count("MultiHeadAttention") == layers
-    assert ops.count("SkipLayerNormalization") == 2 * layers
+    # fp32: Sum + LayerNormalization, which ONNX Runtime leaves alone (its CPU SkipLayerNormalization is slower)
+    assert ops.count("Sum") == ops.count("LayerNormalization") == 2 * layers
     assert ops.count("BiasGelu") + ops.count("Gelu") == layers
-    assert not {"Softmax", "Erf", "LayerNormalization", "Tanh"} & set(ops)  # nothing left unfused
+    assert not {"Softmax", "Erf", "Tanh", "SkipLayerNormalization"} & set(ops)  # nothing left unfused
 
 
 def test_graph_io_and_single_external_data_file(minilm_fp32: ModelDirectory) -> None:
@@ -186,6 +187,8 @@ def test_fp16_keeps_io_types_and_runs(tmp_path: Path) -> None:
     weights = [t for t in model.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
     assert weights and all(t.data_type == onnx.TensorProto.FLOAT16 for t in weights)
     assert model.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    ops = {n.op_type for n in model.graph.node}
+    assert "SkipLayerNormalization" in ops and "Sum" not in ops  # the GPU precision keeps the fused op
     assert (
         fp16.path.joinpath("model.onnx.data").stat().st_size
         < 0.6 * fp32.path.joinpath("model.onnx.data").stat().st_size

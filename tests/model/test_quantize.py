@@ -80,11 +80,45 @@ def test_int8_meets_the_fidelity_criteria_on_a_small_model(
     assert cosines.min() >= 0.95
 
 
+def as_skip_layer_norm(model: onnx.ModelProto) -> int:
+    """Fuse each ``Sum(x, skip, bias)`` + ``LayerNormalization`` into ``SkipLayerNormalization``,
+    as the converter wrote fp32 graphs before; return how many."""
+    producers = {o: n for n in model.graph.node for o in n.output}
+    fused, nodes = 0, []
+    for node in model.graph.node:
+        total = producers.get(node.input[0]) if node.op_type == "LayerNormalization" else None
+        if total is None or total.op_type != "Sum" or len(total.input) != 3:
+            nodes.append(node)
+            continue
+        nodes.remove(total)
+        x, skip, bias = total.input
+        eps = next(a.f for a in node.attribute if a.name == "epsilon")
+        nodes.append(
+            onnx.helper.make_node(
+                "SkipLayerNormalization",
+                [x, skip, node.input[1], node.input[2], bias],
+                list(node.output),
+                name=node.name,
+                domain="com.microsoft",
+                epsilon=eps,
+            )
+        )
+        fused += 1
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return fused
+
+
+@pytest.mark.parametrize("residual", ["Sum", "SkipLayerNormalization"])
 def test_rewrites_before_quantization_keep_the_fp32_numbers(
-    small_fp32: ModelDirectory, tmp_path: Path
+    small_fp32: ModelDirectory, tmp_path: Path, residual: str
 ) -> None:
-    """Smoothing, the outlier side path and Sum + LayerNorm are exact in float arithmetic."""
+    """Smoothing, the outlier side path and Sum + LayerNorm are exact in float arithmetic, on the
+    converter's fp32 graph and on one with SkipLayerNormalization (as converted by earlier versions)."""
     model = onnx.load(str(small_fp32.onnx_path))
+    assert "SkipLayerNormalization" not in {n.op_type for n in model.graph.node}
+    if residual == "SkipLayerNormalization":
+        assert as_skip_layer_norm(model) == 4
     layers = layer_gemms(model)
     assert sorted(layers[0]) == ["attention", "attention_output", "ffn_down", "ffn_up"]
     tensors = [layer[r].input[0] for layer in layers.values() for r in ("attention", "ffn_up", "ffn_down")]
@@ -129,8 +163,9 @@ def test_each_rewrite_can_be_left_out(small_fp32: ModelDirectory, tmp_path: Path
     plain = Int8Recipe(smooth=(), outlier_channels=0, unfuse_layer_norm=False, tanh_gelu=False)
     directory = quantize_int8_recipe(small_fp32, tmp_path / "plain", plain)
     ops = [n.op_type for n in onnx.load(str(directory.onnx_path), load_external_data=False).graph.node]
-    assert ops.count("SkipLayerNormalization") == 4 and "LayerNormalization" not in ops
-    assert "MatMul" not in ops and "Sum" not in ops  # no side path, no Sum + LayerNorm
+    # the converter's fp32 residual (Sum + LayerNorm) as it was; no side path
+    assert ops.count("Sum") == ops.count("LayerNormalization") == 4 and "SkipLayerNormalization" not in ops
+    assert "MatMul" not in ops and "Add" not in ops
     assert ops.count("BiasGelu") == 2 and "FastGelu" not in ops
     settings = directory.manifest["quantization"]
     assert (

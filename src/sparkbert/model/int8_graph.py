@@ -192,7 +192,9 @@ def split_outlier_channels(
     Returns the names of the side path's MatMuls (to be left in float32).
     """
     rw = _Rewriter(model)
-    consumers = {i: n for n in model.graph.node for i in n.input if n.op_type == "SkipLayerNormalization"}
+    # the residual: SkipLayerNormalization(x, skip, ...) or, in fp32 graphs, Sum(x, skip, bias)
+    residual = ("SkipLayerNormalization", "Sum")
+    consumers = {i: n for n in model.graph.node for i in n.input if n.op_type in residual}
     producers = {o: n for n in model.graph.node for o in n.output}
     side: list[str] = []
     for index, layer in sorted(layer_gemms(model).items()):

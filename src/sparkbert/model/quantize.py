@@ -10,13 +10,15 @@ rewrites the fp32 graph (the first three exactly in float arithmetic):
   ranges calibrated on the model's own activations (random word pieces of its vocabulary);
 * the two widest intermediate channels of every FFN moved to a small float32 side path,
   so the down projection's input has no outlier channel left;
-* ``SkipLayerNormalization`` as ``Sum`` + ``LayerNormalization`` (4 × cheaper on CPU);
+* ``SkipLayerNormalization`` as ``Sum`` + ``LayerNormalization`` (4 × cheaper on CPU; the
+  converter's fp32 graph has been written that way since 2026-12-01, so this one only changes
+  fp32 directories converted before);
 * GELU by its tanh approximation (``FastGelu``, within 4.8e-4 of the exact GELU).
 
 Measured in two runs (``benchmarks/int8.py``, 1 thread, batches of 8, a 2-vCPU machine with
-AVX-512 VNNI, onnxruntime 1.32) against the converter's fp32 graph; cosine is per word
-piece against fp32 over 50 UD sentences of each of the 12 languages (mean / minimum),
-speed on short sentences and on long paragraphs:
+AVX-512 VNNI, onnxruntime 1.32) against the converter's fp32 graph as it was then (with
+``SkipLayerNormalization``); cosine is per word piece against fp32 over 50 UD sentences of
+each of the 12 languages (mean / minimum), speed on short sentences and on long paragraphs:
 
 | all-MiniLM-L6-v2 | cosine | speed vs fp32 |
 | --- | --- | --- |
@@ -25,9 +27,10 @@ speed on short sentences and on long paragraphs:
 | every GEMM int8 + the three exact rewrites | 0.995 / 0.955 | 2.5–2.6 × |
 | **+ tanh GELU** (default) | 0.995 / 0.966 | 2.5–2.7 × |
 
-On the mBERT-shaped benchmark model the default runs 3.1–3.3 × fp32 (cosine 0.9994 / 0.9992).
-End to end through Spark (full pipeline, 6,000 UD sentences) the default int8 MiniLM runs
-2.4 × fp32 per CPU-second (``docs/performance.md``).
+Against today's fp32 graph (``Sum`` + ``LayerNormalization``, 6 % faster on MiniLM) the
+default is 2.3–2.5 × on MiniLM (cosine 0.995 / 0.959) and 3.0–3.2 × on the mBERT-shaped
+benchmark model (0.9994 / 0.9992). End to end through Spark (full pipeline, 6,000 UD
+sentences) int8 MiniLM runs 2.3 × today's fp32 per CPU-second (``docs/performance.md``).
 ``reduce_range=False`` (8-bit weights) gave 0.997 / 0.977 on MiniLM at the same speed on a
 VNNI CPU; it is not the default because AVX2 kernels without VNNI can saturate with it.
 Per tensor weights (``per_channel=False``) cost far more fidelity (0.74 mean) for no
@@ -102,7 +105,7 @@ class Int8Recipe:
     alpha: float = 0.5
     #: Widest FFN intermediate channels computed in float32 per layer (0: none).
     outlier_channels: int = 2
-    #: ``SkipLayerNormalization`` as ``Sum`` + ``LayerNormalization``.
+    #: ``SkipLayerNormalization`` as ``Sum`` + ``LayerNormalization`` (fp32 graphs converted before 2026-12-01).
     unfuse_layer_norm: bool = True
     #: GELU by its tanh approximation (``FastGelu``): within 4.8e-4, cheaper than the exact erf.
     tanh_gelu: bool = True
