@@ -135,13 +135,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             # machine's speed during the run weighs on both sides alike
             again_spec = sents_spec | {"batch_sizes": sorted({raw["best_by_wall"], raw["best_by_cpu"]})}
             again_spec["windowed"] = False
-            if number % 2 == 0:
+            order = "pipeline first" if number % 2 == 0 else "raw first"
+            if order == "pipeline first":
                 again = _run_pipelines(rows_spec, kind, masters, work, args, count)
                 again_raw = _run_raw(again_spec, work, args, count)
             else:
                 again_raw = _run_raw(again_spec, work, args, count)
                 again = _run_pipelines(rows_spec, kind, masters, work, args, count)
-            order = "pipeline first" if number % 2 == 0 else "raw first"
+            _ratios(again_raw, again)
             rounds.append(_round(number, order, again_raw, again))
         texts_report[kind] = info | {"raw": raw, "pipeline": pipeline, "rounds": rounds}
     return {
@@ -212,22 +213,17 @@ def _ratios(raw: dict[str, Any], pipeline: dict[str, Any]) -> None:
 
 
 def _round(number: int, order: str, raw: dict[str, Any], pipeline: dict[str, Any]) -> dict[str, Any]:
-    """One round's rates and each master's ratio to the best raw rate of the same round."""
-    wall, cpu = _best(raw, "tokens_per_s"), _best(raw, "tokens_per_cpu_s")
-    entry: dict[str, Any] = {
+    """One round's rates and each master's ratio to the same round's best raw (set by ``_ratios``)."""
+    return {
         "round": number,
         "order": order,
         "raw": {str(e["batch_size"]): _rates_of(e) for e in raw.get("sweep", [])},
         "pipeline": {m: _rates_of(r) for m, r in pipeline.items()},
-        "ratio": {},
-        "cpu_ratio": {},
+        "ratio": {m: r["ratio_to_best_raw"] for m, r in pipeline.items() if "ratio_to_best_raw" in r},
+        "cpu_ratio": {
+            m: r["cpu_ratio_to_best_raw"] for m, r in pipeline.items() if "cpu_ratio_to_best_raw" in r
+        },
     }
-    for master, r in pipeline.items():
-        if wall and r.get("tokens_per_s"):
-            entry["ratio"][master] = round(r["tokens_per_s"] / wall["tokens_per_s"], 3)
-        if cpu and r.get("tokens_per_cpu_s"):
-            entry["cpu_ratio"][master] = round(r["tokens_per_cpu_s"] / cpu["tokens_per_cpu_s"], 3)
-    return entry
 
 
 def _rates_of(r: dict[str, Any]) -> dict[str, Any]:

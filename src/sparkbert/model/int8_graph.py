@@ -16,7 +16,8 @@ rewrites, all exact in float arithmetic, and one approximation run before ``quan
   (``gelu(y @ W_up[:, O] + b[O]) @ W_down[O, :]``) added to the residual.
 * ``unfuse_skip_layer_norm``: ``SkipLayerNormalization`` becomes ``Sum`` +
   ``LayerNormalization``, the same numbers (within 2e-6) at a quarter of the CPU time in
-  ONNX Runtime 1.32, which matters once the GEMMs are int8.
+  ONNX Runtime 1.32, which matters once the GEMMs are int8. The converter's fp32 graph has
+  been written that way since 2026-12-01: this only changes fp32 directories converted before.
 * ``tanh_gelu``: ``BiasGelu`` (exact, erf) becomes ``FastGelu`` with the same bias, the tanh
   approximation BERT's original code used: within 4.8e-4 of the exact GELU per element, far
   inside int8's own error, and cheaper to compute; once the GEMMs are int8 the GELU is a
