@@ -28,7 +28,10 @@ name                   what runs
 Every contender reads the same sentence file and reports wall time from the first row to
 the last embedding materialised (after a warm-up on a few rows that also loads the model),
 its start-up and model-load times separately, CPU time of its whole process tree, and the
-peak memory of its Python workers.
+peak memory of its Python workers. ``warm_passes`` (``--host``): that many untimed passes over
+all the rows before the timed one, so the JVM's JIT compiler has settled as it has in a long job.
+``library_src`` (``--host-baseline``): sparkbert imported from another checkout's ``src``
+(checked in the driver and a worker before anything is measured).
 """
 
 from __future__ import annotations
@@ -240,6 +243,8 @@ def run_spark(spec: dict[str, Any]) -> dict[str, Any]:
     startup = now() - t0
     # a trivial Python job: starts Spark's Python daemon, so the session is warm
     df.limit(2).mapInArrow(lambda it: it, df.schema).collect()
+    if spec.get("library_src"):
+        _check_library(spark, spec["library_src"])
     result: dict[str, Any] = {"spark_startup_s": round(startup, 2), "partitions": partitions, "cores": cores}
     kind = spec["contender"]
     warm_texts = texts[: max(spec.get("warmup_rows", 16), 2 * cores)]
@@ -286,6 +291,8 @@ def run_spark(spec: dict[str, Any]) -> dict[str, Any]:
         result["model_load_s"] = round(now() - t, 2)
         out, column = df.select("id", column_expr.alias("out")), "out"
 
+    for _ in range(int(spec.get("warm_passes", 0))):  # whole passes first: the JVM's JIT settles
+        _force(out, column)
     sampler = Sampler(memory_interval=spec.get("memory_interval_s", 2.0)).start()
     t = now()
     _force(out, column)
@@ -495,6 +502,8 @@ def run_encode_batch(spec: dict[str, Any]) -> dict[str, Any]:
     tok.no_truncation()
     load = now() - t
     tok.encode_batch(texts[:64])  # warm-up
+    for _ in range(int(spec.get("warm_passes", 0))):
+        tok.encode_batch(texts, add_special_tokens=False)
     c, t = time.process_time(), now()
     encodings = tok.encode_batch(texts, add_special_tokens=False)
     elapsed, cpu = now() - t, time.process_time() - c
@@ -507,6 +516,25 @@ def run_encode_batch(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 RUNNERS = {"ceiling": run_ceiling, "encode_batch": run_encode_batch}
+
+
+def _check_library(spark: Any, src: str) -> None:
+    """Refuse to measure unless the driver and a Python worker both import sparkbert from ``src``."""
+    import sparkbert
+
+    def where(batches: Any) -> Any:
+        import pyarrow as pa
+
+        import sparkbert
+
+        for _ in batches:
+            pass
+        yield pa.RecordBatch.from_pydict({"file": [sparkbert.__file__]})
+
+    files = {sparkbert.__file__, *(r.file for r in spark.range(1).mapInArrow(where, "file string").collect())}
+    wrong = [f for f in files if not Path(f).resolve().is_relative_to(Path(src).resolve())]
+    if wrong:
+        raise RuntimeError(f"library_src {src!r} asked for, but sparkbert was imported from {wrong}")
 
 
 def main(argv: list[str]) -> None:

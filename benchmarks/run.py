@@ -93,6 +93,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host-copies", type=int, default=2, help="copies of the paragraph text (--host)")
     p.add_argument("--host-short", type=int, default=4800, help="short UD sentences (--host)")
     p.add_argument(
+        "--host-rounds",
+        type=int,
+        default=3,
+        help="runs of each contender, round-robin; the least-CPU run is kept (--host)",
+    )
+    p.add_argument(
+        "--host-baseline",
+        metavar="SRC",
+        help="also the full pipeline with sparkbert imported from SRC, another checkout's src (--host)",
+    )
+    p.add_argument(
+        "--warm-passes",
+        type=int,
+        default=None,
+        help="untimed passes of each Spark contender over all its rows before the timed one, so the "
+        "JVM's JIT compiler has settled as in a long job (default: 1 with --host, else 0)",
+    )
+    p.add_argument(
         "--fp32-short",
         type=int,
         default=run_fp32.DEFAULT_SHORT,
@@ -126,6 +144,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # the 1-layer hidden-32 model: checks that --fp32 runs end to end in seconds (no claim)
     p.add_argument("--fp32-tiny", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.warm_passes is not None and args.warm_passes < 0:
+        p.error(f"--warm-passes must be 0 or more, got {args.warm_passes}")
+    if args.host_rounds < 1:
+        p.error(f"--host-rounds must be 1 or more (1: a single run), got {args.host_rounds}")
     if args.fp32_rounds < 1:
         p.error(f"--fp32-rounds must be 1 or more (1: a single run), got {args.fp32_rounds}")
     return args

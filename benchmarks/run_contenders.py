@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             spec["model_dir"] = str(model.int8_dir.resolve())
         spec["contender"] = "sparkbert" if name.startswith("sparkbert") else name
         spec["warmup_rows"] = args.warmup_rows
+        spec["warm_passes"] = args.warm_passes or 0
         if name == "sparkbert-fp32-bs8":
             spec |= {"batch_size": BEST_BATCH_SIZE, "first_embedding": False}
         elif name == "sparkbert-int8":
@@ -106,6 +107,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "token_unit": "word pieces of each row's text under the model's tokenizer, without [CLS]/[SEP]/padding",
         "sentences": n,
+        "warm_passes": args.warm_passes or 0,
         "slow_sentences": slow_n,
         "pieces": pieces_n,
         "pieces_slow": pieces_slow,
@@ -186,6 +188,12 @@ def markdown(report: dict[str, Any]) -> str:
             f"({report['pieces_slow']:,} tokens, --slow-sentences): compare their rates with care."
             if report["slow_sentences"] != report["sentences"]
             else "languages; every contender ran on all of them."
+        )
+        + (
+            f" Each Spark contender made {report['warm_passes']} untimed pass(es) over all its rows before "
+            "the timed one (`--warm-passes`): the JVM's JIT compiler settled, as in a long job."
+            if report.get("warm_passes")
+            else ""
         ),
         "",
         "| contender | sentences | time (s) | tokens/s | sentences/s | × ceiling | tokens/CPU-s | × ceiling (CPU) "

@@ -14,6 +14,11 @@ Two texts: short UD sentences (one per row) and long paragraphs (ten UD sentence
 language per row, ``--host-copies`` copies of all 4,800). Rates are word pieces of the rows
 (the benchmark's token unit) per second and per CPU-second of the contender's whole process
 tree; on a shared machine the per-CPU-second rate is the steadier one.
+
+Each measured window lasts a second or two, in which another process's burst moves the
+figure by a quarter, so ``--host-rounds N`` runs the four contenders N times, round-robin
+(each run a fresh Spark application), and keeps each contender's run with the least CPU:
+outside load only ever adds CPU time, as in ``timeit``. The report also gives the median.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +41,7 @@ CONTENDERS = {
     "text_stages": "text stages alone (DocumentAssembler → SentenceDetector → Tokenizer)",
     "encode_batch": "`tokenizers` encode_batch alone (one process)",
     "replay": "Spark alone: the pipeline's output replayed from Arrow files (Python does nothing)",
+    "baseline": "full pipeline, the library of `--host-baseline` (same model file)",
 }
 
 
@@ -52,6 +59,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     out = Path(args.out)
     model = tiny_mbert(out / "model-cache")
+    warm = 1 if args.warm_passes is None else int(args.warm_passes)
     work = out / "work"
     work.mkdir(parents=True, exist_ok=True)
     texts_report: dict[str, Any] = {}
@@ -66,6 +74,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "n": len(texts),
             "master": "local[*]",
             "warmup_rows": args.warmup_rows,
+            "warm_passes": warm,
         }
         specs = {
             "pipeline": base | {"contender": "sparkbert", "first_embedding": False},
@@ -74,46 +83,89 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "replay": base
             | {"contender": "sparkbert", "first_embedding": False, "replay": str(work / f"replay-{kind}")},
         }
-        results = {}
-        for name, spec in specs.items():
-            if args.only and name not in args.only:
-                continue
-            res = run_contender(spec | {"tag": f"host-{kind}-{name}"}, work, args.timeout)
-            rates(res, pieces, len(texts))
-            results[name] = res
+        if args.host_baseline:
+            specs["baseline"] = specs["pipeline"] | {"library_src": str(Path(args.host_baseline).resolve())}
+        runs: dict[str, list[dict[str, Any]]] = {}
+        for number in range(1, int(args.host_rounds) + 1):
+            for name, spec in specs.items():
+                if args.only and name not in args.only:
+                    continue
+                res = run_contender(spec | {"tag": f"host-{kind}-{name}-{number}"}, work, args.timeout)
+                rates(res, pieces, len(texts))
+                runs.setdefault(name, []).append(res)
+        results = {name: _least_cpu(tries) for name, tries in runs.items()}
         texts_report[kind] = {"rows": len(texts), "pieces": pieces, "results": results}
     return {
         "mode": "host",
         "model": model.name,
+        "rounds": int(args.host_rounds),
+        "warm_passes": warm,
+        "baseline": args.host_baseline,
         "texts": texts_report,
         "machine": machine(),
         "total_wall_s": round(time.perf_counter() - started, 1),
     }
 
 
+def _least_cpu(tries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the least CPU time, with every run's CPU time and their median beside it."""
+    good = [r for r in tries if r.get("cpu_s")]
+    if not good:
+        return tries[-1]
+    best = min(good, key=lambda r: r["cpu_s"])
+    cpus = [r["cpu_s"] for r in good]
+    return best | {"cpu_s_per_round": cpus, "median_cpu_s": round(float(statistics.median(cpus)), 2)}
+
+
 def markdown(report: dict[str, Any]) -> str:
-    """The host-path table: pieces/s and pieces per CPU-second, and each against encode_batch."""
+    """The host-path table: rates per second and per CPU-second, the CPU split, and Spark's floor."""
+    rounds = report.get("rounds", 1)
+    kept = f"the least-CPU run of {rounds}" if rounds > 1 else "one run"
     lines = [
         *report_header("host path", report["machine"]),
-        f"Model: {report['model']}. Spark `local[*]`. Every contender runs on the same rows.",
+        f"Model: {report['model']}. Spark `local[*]`. Every contender runs on the same rows; "
+        f"each row is {kept} (`--host-rounds {rounds}`).",
         "",
-        "| text | contender | rows | pieces | time (s) | pieces/s | CPU (s) | pieces/CPU-s "
-        "| × encode_batch (CPU-s) |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|",
+        "| text | contender | rows | pieces | time (s) | pieces/s | CPU (s) | median CPU (s) | pieces/CPU-s "
+        "| × encode_batch (CPU-s) | Python workers (CPU-s) | JVM (CPU-s) |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
+    floors, against = [], []
     for kind, t in report["texts"].items():
-        floor = t["results"].get("encode_batch", {}).get("tokens_per_cpu_s")
-        for name, r in t["results"].items():
+        res = t["results"]
+        base, new = res.get("baseline", {}), res.get("pipeline", {})
+        if base.get("tokens_per_cpu_s") and new.get("tokens_per_cpu_s"):
+            against.append(
+                f"- {kind}: {new['tokens_per_cpu_s'] / base['tokens_per_cpu_s']:.2f} × per CPU-second "
+                f"({new['tokens_per_s'] / base['tokens_per_s']:.2f} × wall)"
+            )
+        floor = res.get("encode_batch", {}).get("tokens_per_cpu_s")
+        for name, r in res.items():
             if "error" in r:
                 lines.append(
-                    f"| {kind} | {CONTENDERS[name]} | {t['rows']:,} | error: {r['error'][:80]} |" + " |" * 5
+                    f"| {kind} | {CONTENDERS[name]} | {t['rows']:,} | error: {r['error'][:80]} |" + " |" * 8
                 )
                 continue
             per_cpu = r.get("tokens_per_cpu_s")
             ratio = per_cpu / floor if per_cpu and floor else None
+            split = r.get("cpu_by_process_s") or {}
+            python = split.get("model_workers", 0.0) + split.get("other_workers", 0.0) if split else None
             lines.append(
                 f"| {kind} | {CONTENDERS[name]} | {t['rows']:,} | {t['pieces']:,} | {r['elapsed_s']:.2f} "
-                f"| {fmt(r.get('tokens_per_s'))} | {fmt(r.get('cpu_s'), 2)} | {fmt(per_cpu)} | {fmt(ratio, 2)} |"
+                f"| {fmt(r.get('tokens_per_s'))} | {fmt(r.get('cpu_s'), 2)} | {fmt(r.get('median_cpu_s'), 2)} "
+                f"| {fmt(per_cpu)} | {fmt(ratio, 2)} | {fmt(python, 2)} | {fmt(split.get('jvm'), 2)} |"
+            )
+        spark, encode = res.get("replay", {}).get("cpu_s"), res.get("encode_batch", {}).get("cpu_s")
+        if spark and encode:
+            bound = t["pieces"] / (spark + encode)
+            versus = (
+                f", {bound / base['tokens_per_cpu_s']:.2f} × the baseline"
+                if base.get("tokens_per_cpu_s")
+                else ""
+            )
+            floors.append(
+                f"- {kind}: Spark alone {spark:.2f} + `encode_batch` {encode:.2f} = {spark + encode:.2f} CPU-s, "
+                f"at most {fmt(bound)} pieces/CPU-s{versus}"
             )
     lines += [
         "",
@@ -121,4 +173,14 @@ def markdown(report: dict[str, Any]) -> str:
         "window; encode_batch's is its one process (all its threads).",
         "",
     ]
+    if against:
+        lines += [f"The full pipeline against `--host-baseline` ({report['baseline']}):", "", *against, ""]
+    if floors:
+        lines += [
+            "The floor: no implementation that writes this output schema and tokenizes with `tokenizers` "
+            "spends less than Spark alone plus `encode_batch` alone:",
+            "",
+            *floors,
+            "",
+        ]
     return "\n".join(lines)

@@ -28,6 +28,11 @@ def run_contender(spec: dict[str, Any], workdir: Path, timeout: float) -> dict[s
     logger.info("running %s on %d sentences ...", tag, spec["n"])
     t = time.perf_counter()
     load0 = os.getloadavg()[0]
+    env = dict(os.environ)
+    if spec.get("library_src"):  # another checkout's sparkbert, in the driver and (inherited) the workers
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (spec["library_src"], str(REPO), env.get("PYTHONPATH")) if p
+        )
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "benchmarks.contenders", str(spec_file), str(out_file)],
@@ -35,6 +40,7 @@ def run_contender(spec: dict[str, Any], workdir: Path, timeout: float) -> dict[s
             timeout=timeout,
             capture_output=True,
             text=True,
+            env=env,
         )
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f}s", "n": spec["n"]}
