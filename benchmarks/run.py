@@ -104,6 +104,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also the full pipeline with sparkbert imported from SRC, another checkout's src (--host)",
     )
     p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="every contender this many times, round-robin; targets judged on the median ratio (default mode)",
+    )
+    p.add_argument(
         "--warm-passes",
         type=int,
         default=None,
@@ -146,6 +152,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.warm_passes is not None and args.warm_passes < 0:
         p.error(f"--warm-passes must be 0 or more, got {args.warm_passes}")
+    if args.rounds < 1:
+        p.error(f"--rounds must be 1 or more (1: a single run), got {args.rounds}")
     if args.host_rounds < 1:
         p.error(f"--host-rounds must be 1 or more (1: a single run), got {args.host_rounds}")
     if args.fp32_rounds < 1:

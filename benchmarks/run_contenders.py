@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import statistics
 import time
 from typing import Any
 
@@ -71,30 +72,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         chosen.remove("transformers")
     results: dict[str, Any] = {}
     workdir = out / "work"
-    for name in chosen:
-        size = slow_n if name in SLOW else n
-        spec = base_spec(model, big, size)
-        spec["tag"] = name
-        if name == "sparkbert-int8":
-            spec["model_dir"] = str(model.int8_dir.resolve())
-        spec["contender"] = "sparkbert" if name.startswith("sparkbert") else name
-        spec["warmup_rows"] = args.warmup_rows
-        spec["warm_passes"] = args.warm_passes or 0
-        if name == "sparkbert-fp32-bs8":
-            spec |= {"batch_size": BEST_BATCH_SIZE, "first_embedding": False}
-        elif name == "sparkbert-int8":
-            spec["first_embedding"] = False
-        elif name == "ceiling":
-            spec["batch_size"] = args.ceiling_batch_size
-        res = run_contender(spec, workdir, args.timeout)
-        rates(res, pieces_slow if name in SLOW else pieces_n, size)
-        results[name] = res
-    ceiling = results.get("ceiling", {})
-    for res in results.values():
-        if ceiling.get("tokens_per_s") and res.get("tokens_per_s"):
-            res["ratio_to_ceiling"] = round(res["tokens_per_s"] / ceiling["tokens_per_s"], 3)
-        if ceiling.get("tokens_per_cpu_s") and res.get("tokens_per_cpu_s"):
-            res["cpu_ratio_to_ceiling"] = round(res["tokens_per_cpu_s"] / ceiling["tokens_per_cpu_s"], 3)
+    rounds = int(args.rounds)
+    for number in range(1, rounds + 1):
+        # later rounds alternate the order, so that a drift of the machine's speed weighs on all alike
+        for name in chosen if number % 2 else chosen[::-1]:
+            res = _run_one(name, number, args, model, big, n, slow_n, workdir)
+            rates(res, pieces_slow if name in SLOW else pieces_n, slow_n if name in SLOW else n)
+            if number == 1:
+                results[name] = res | {"rounds": []}
+            results[name]["rounds"].append({k: res.get(k) for k in ROUND_KEYS})
+    _ceiling_ratios(results)
     report = {
         "mode": "contenders",
         "model": model.name,
@@ -108,6 +95,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "token_unit": "word pieces of each row's text under the model's tokenizer, without [CLS]/[SEP]/padding",
         "sentences": n,
         "warm_passes": args.warm_passes or 0,
+        "rounds": rounds,
         "slow_sentences": slow_n,
         "pieces": pieces_n,
         "pieces_slow": pieces_slow,
@@ -120,25 +108,69 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+#: What each round keeps of a contender's result (the rates the targets are judged on).
+ROUND_KEYS = ("elapsed_s", "cpu_s", "tokens_per_s", "tokens_per_cpu_s", "others_share_of_busy")
+
+
+def _run_one(
+    name: str, number: int, args: argparse.Namespace, model: Any, big: Any, n: int, slow_n: int, workdir: Any
+) -> dict[str, Any]:
+    """One contender's run in its own process (round ``number``; the first embedding in round 1 only)."""
+    size = slow_n if name in SLOW else n
+    spec = base_spec(model, big, size)
+    spec["tag"] = name if number == 1 else f"{name}-{number}"
+    if name == "sparkbert-int8":
+        spec["model_dir"] = str(model.int8_dir.resolve())
+    spec["contender"] = "sparkbert" if name.startswith("sparkbert") else name
+    spec["warmup_rows"] = args.warmup_rows
+    spec["warm_passes"] = args.warm_passes or 0
+    if name == "sparkbert-fp32-bs8":
+        spec |= {"batch_size": BEST_BATCH_SIZE, "first_embedding": False}
+    elif name == "sparkbert-int8":
+        spec["first_embedding"] = False
+    elif name == "ceiling":
+        spec["batch_size"] = args.ceiling_batch_size
+    if number > 1:
+        spec["first_embedding"] = False
+    return run_contender(spec, workdir, args.timeout)
+
+
+def _ceiling_ratios(results: dict[str, Any]) -> None:
+    """Each contender's round-1 rates against the ceiling's (wall and CPU)."""
+    ceiling = results.get("ceiling", {})
+    for res in results.values():
+        if ceiling.get("tokens_per_s") and res.get("tokens_per_s"):
+            res["ratio_to_ceiling"] = round(res["tokens_per_s"] / ceiling["tokens_per_s"], 3)
+        if ceiling.get("tokens_per_cpu_s") and res.get("tokens_per_cpu_s"):
+            res["cpu_ratio_to_ceiling"] = round(res["tokens_per_cpu_s"] / ceiling["tokens_per_cpu_s"], 3)
+
+
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    def rate(name: str, key: str = "tokens_per_s") -> float | None:
-        value = results.get(name, {}).get(key)
-        return None if value is None else float(value)
+    """Each target's ratio: the median over rounds of the ratio within a round (one round: that ratio)."""
+
+    def per_round(name: str, key: str) -> list[float | None]:
+        res = results.get(name, {})
+        return [r.get(key) for r in res.get("rounds", [])] or [res.get(key)]
+
+    def median_ratio(num: str, den: str, key: str) -> tuple[float | None, list[float]]:
+        ratios = [a / b for a, b in zip(per_round(num, key), per_round(den, key)) if a and b]
+        return (round(float(statistics.median(ratios)), 2) if ratios else None), [round(r, 3) for r in ratios]
 
     checks: list[dict[str, Any]] = []
 
     def add(what: str, num: str, den: str, factor: float) -> None:
-        a, b = rate(num), rate(den)
-        ac, bc = rate(num, "tokens_per_cpu_s"), rate(den, "tokens_per_cpu_s")
-        if a is None or b is None:
+        ratio, walls = median_ratio(num, den, "tokens_per_s")
+        cpu_ratio, cpus = median_ratio(num, den, "tokens_per_cpu_s")
+        if ratio is None:
             checks.append({"target": what, "status": "not measured"})
             return
-        ratio = a / b
         checks.append(
             {
                 "target": what,
-                "ratio": round(ratio, 2),
-                "cpu_ratio": round(ac / bc, 2) if ac and bc else None,
+                "ratio": ratio,
+                "cpu_ratio": cpu_ratio,
+                "round_ratios": walls,
+                "round_cpu_ratios": cpus,
                 "needed": factor,
                 "status": "pass" if ratio >= factor else "FAIL",
             }
@@ -228,11 +260,19 @@ def markdown(report: dict[str, Any]) -> str:
             f"Spark session: **{fp['first_embedding_s']:.1f} s** (model loaded in a fresh Python worker); "
             f"the same call again: {fp['first_embedding_again_s']:.1f} s.",
         ]
-    lines += ["", "| target | ratio (wall) | ratio (CPU-s) | needed | status |", "|---|--:|--:|--:|---|"]
+    rounds = report.get("rounds", 1)
+    of = f", median of {rounds} rounds" if rounds > 1 else ""
+    lines += [
+        "",
+        f"| target | ratio (wall{of}) | ratio (CPU-s{of}) | needed | status |",
+        "|---|--:|--:|--:|---|",
+    ]
     for t in report["targets"]:
         lines.append(
             f"| {t['target']} | {fmt(t.get('ratio'), 2)} | {fmt(t.get('cpu_ratio'), 2)} | {fmt(t.get('needed'), 2)} | {t['status']} |"
         )
+    if rounds > 1:
+        lines += _rounds_table(report)
     lines += [
         "",
         f"Total wall time of the run: {report['total_wall_s']:.0f} s. 'other load' is the share of the machine's busy "
@@ -240,3 +280,31 @@ def markdown(report: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _rounds_table(report: dict[str, Any]) -> list[str]:
+    """Every round's rate per CPU-second (and wall) of each contender, and each measured target's ratios."""
+    names = list(report["results"])
+    measured = [t for t in report["targets"] if t.get("round_ratios")]
+    lines = [
+        "",
+        f"Rounds (`--rounds {report['rounds']}`): every contender once per round, the order reversed in even "
+        "rounds; tokens per CPU-second (tokens/s), and each target's ratio within the round, wall (CPU-s):",
+        "",
+        "| round | "
+        + " | ".join(LABELS.get(n, n) for n in names)
+        + "".join(f" | {t['target']}" for t in measured)
+        + " |",
+        "|--:|" + "--:|" * (len(names) + len(measured)),
+    ]
+    for i in range(report["rounds"]):
+        cells = []
+        for n in names:
+            rs = report["results"][n].get("rounds", [])
+            r = rs[i] if i < len(rs) else {}
+            cells.append(f"{fmt(r.get('tokens_per_cpu_s'))} ({fmt(r.get('tokens_per_s'))})")
+        for t in measured:
+            w, c = t["round_ratios"], t["round_cpu_ratios"]
+            cells.append(f"{fmt(w[i] if i < len(w) else None, 2)} ({fmt(c[i] if i < len(c) else None, 2)})")
+        lines.append(f"| {i + 1} | " + " | ".join(cells) + " |")
+    return lines
