@@ -59,6 +59,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--out", default=str(REPO / "benchmarks" / "results"), help="results and model cache folder"
     )
+    p.add_argument(
+        "--paragraphs",
+        type=int,
+        help="long rows instead: this many paragraphs of ten UD sentences of one language (default mode)",
+    )
     p.add_argument("--only", nargs="*", help="contenders (or levers) to run, by name")
     p.add_argument("--warmup-rows", type=int, default=16)
     p.add_argument(

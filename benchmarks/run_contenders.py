@@ -8,7 +8,7 @@ import statistics
 import time
 from typing import Any
 
-from benchmarks.common import machine, piece_counts, sentences
+from benchmarks.common import machine, paragraph_rows, piece_counts, sentences, write_jsonl
 from benchmarks.runner import (
     base_spec,
     fmt,
@@ -54,10 +54,15 @@ LABELS = {
 def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     model, out = prepare(args)
-    n = args.sentences
+    if args.paragraphs:  # long rows: paragraphs of ten UD sentences of one language
+        n = args.paragraphs
+        texts = paragraph_rows(n)
+        big = write_jsonl(out / "work" / f"paragraphs-{n}.jsonl", texts)
+    else:
+        n = args.sentences
+        texts = sentences(n)
+        big = write_sentences(out, n)
     slow_n = n if args.slow_sentences is None else min(args.slow_sentences, n)
-    big = write_sentences(out, n)
-    texts = sentences(n)
     counts = piece_counts(texts, model.fp32_dir / "tokenizer.json")
     pieces_n, pieces_slow = sum(counts), sum(counts[:slow_n])
     from sparkbert.settings import DEFAULT_BATCH_SIZE
@@ -94,6 +99,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "token_unit": "word pieces of each row's text under the model's tokenizer, without [CLS]/[SEP]/padding",
         "sentences": n,
+        "rows": "paragraphs" if args.paragraphs else "sentences",
         "warm_passes": args.warm_passes or 0,
         "rounds": rounds,
         "slow_sentences": slow_n,
@@ -204,6 +210,8 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 def markdown(report: dict[str, Any]) -> str:
     r = report["results"]
+    rows = "paragraphs of ten sentences" if report.get("rows") == "paragraphs" else "sentences"
+    unit = "paragraphs" if report.get("rows") == "paragraphs" else "sentences"
     lines = [
         f"# sparkbert benchmark: contenders ({time.strftime('%Y-%m-%d %H:%M')})",
         "",
@@ -213,8 +221,8 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         machine_line(report["machine"]),
         "",
-        f"Tokens = {report['token_unit']}. {report['sentences']:,} sentences "
-        f"({report['pieces']:,} tokens, {report['mean_pieces_per_sentence']} per sentence) from the 12 UD "
+        f"Tokens = {report['token_unit']}. {report['sentences']:,} {rows} "
+        f"({report['pieces']:,} tokens, {report['mean_pieces_per_sentence']} per row) from the 12 UD "
         + (
             f"languages; the slower contenders (*) ran on the first {report['slow_sentences']:,} of them "
             f"({report['pieces_slow']:,} tokens, --slow-sentences): compare their rates with care."
@@ -228,7 +236,7 @@ def markdown(report: dict[str, Any]) -> str:
             else ""
         ),
         "",
-        "| contender | sentences | time (s) | tokens/s | sentences/s | × ceiling | tokens/CPU-s | × ceiling (CPU) "
+        f"| contender | {unit} | time (s) | tokens/s | {unit}/s | × ceiling | tokens/CPU-s | × ceiling (CPU) "
         "| Spark start (s) | model load + warm-up (s) | peak worker RSS / PSS (MiB) | peak Σ worker PSS (MiB) "
         "| other load (share of busy CPU) |",
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
