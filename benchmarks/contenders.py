@@ -28,8 +28,8 @@ name                   what runs
 Every contender reads the same sentence file and reports wall time from the first row to
 the last embedding materialised (after a warm-up on a few rows that also loads the model),
 its start-up and model-load times separately, CPU time of its whole process tree, and the
-peak memory of its Python workers. ``warm_passes`` (``--host``): that many untimed passes over
-all the rows before the timed one, so the JVM's JIT compiler has settled as it has in a long job.
+peak memory of its Python workers. ``warm_passes`` (``--warm-passes``): that many untimed passes
+over all the rows before the timed one, so the JVM's JIT compiler has settled as in a long job.
 ``library_src`` (``--host-baseline``): sparkbert imported from another checkout's ``src``
 (checked in the driver and a worker before anything is measured).
 """

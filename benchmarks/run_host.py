@@ -16,9 +16,14 @@ language per row, ``--host-copies`` copies of all 4,800). Rates are word pieces 
 tree; on a shared machine the per-CPU-second rate is the steadier one.
 
 Each measured window lasts a second or two, in which another process's burst moves the
-figure by a quarter, so ``--host-rounds N`` runs the four contenders N times, round-robin
-(each run a fresh Spark application), and keeps each contender's run with the least CPU:
-outside load only ever adds CPU time, as in ``timeit``. The report also gives the median.
+figure by a quarter, so ``--host-rounds N`` runs the contenders N times, round-robin (each
+run a fresh Spark application), and keeps each contender's run with the least CPU: outside
+load only ever adds CPU time, as in ``timeit``. The report also gives the median. Each run
+first makes ``--warm-passes`` (default 1) untimed passes over all the rows: in a cold pass of
+a second or two most of the JVM's CPU is its JIT compiler, which a long job pays once.
+``--host-baseline SRC`` adds the full pipeline once more with ``sparkbert`` imported from
+another checkout's ``src`` (same rows, same model file), and the report rates the pipeline
+against it.
 """
 
 from __future__ import annotations
