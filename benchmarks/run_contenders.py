@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import statistics
 import time
 from typing import Any
 
@@ -13,6 +12,7 @@ from benchmarks.runner import (
     base_spec,
     fmt,
     machine_line,
+    median,
     mib,
     prepare,
     rates,
@@ -160,7 +160,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
 
     def median_ratio(num: str, den: str, key: str) -> tuple[float | None, list[float]]:
         ratios = [a / b for a, b in zip(per_round(num, key), per_round(den, key)) if a and b]
-        return (round(float(statistics.median(ratios)), 2) if ratios else None), [round(r, 3) for r in ratios]
+        return median(ratios, 2), [round(r, 3) for r in ratios]
 
     checks: list[dict[str, Any]] = []
 
@@ -210,8 +210,8 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 def markdown(report: dict[str, Any]) -> str:
     r = report["results"]
-    rows = "paragraphs of ten sentences" if report.get("rows") == "paragraphs" else "sentences"
-    unit = "paragraphs" if report.get("rows") == "paragraphs" else "sentences"
+    unit = report.get("rows", "sentences")
+    rows = "paragraphs of ten sentences" if unit == "paragraphs" else unit
     lines = [
         f"# sparkbert benchmark: contenders ({time.strftime('%Y-%m-%d %H:%M')})",
         "",

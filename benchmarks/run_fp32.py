@@ -31,13 +31,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import detected_sentences, machine, paragraph_rows, sentences, write_jsonl
-from benchmarks.runner import fmt, rates, report_header, run_contender
+from benchmarks.runner import fmt, median, rates, report_header, run_contender
 
 logger = logging.getLogger("benchmarks")
 
@@ -231,10 +230,6 @@ def _rates_of(r: dict[str, Any]) -> dict[str, Any]:
     return {k: r.get(k) for k in keys}
 
 
-def _median(values: list[float]) -> float | None:
-    return round(float(statistics.median(values)), 3) if values else None
-
-
 def targets(texts: dict[str, Any], masters: list[str]) -> list[dict[str, Any]]:
     """Pipeline ≥ 0.95 × best raw, per (text, master); pass/fail on wall time and per CPU-second.
 
@@ -249,7 +244,7 @@ def targets(texts: dict[str, Any], masters: list[str]) -> list[dict[str, Any]]:
             walls = [r["ratio"][master] for r in t.get("rounds", []) if master in r["ratio"]]
             cpus = [r["cpu_ratio"][master] for r in t.get("rounds", []) if master in r["cpu_ratio"]]
             if len(walls) > 1:
-                ratio, cpu_ratio = _median(walls), _median(cpus)
+                ratio, cpu_ratio = median(walls, 3), median(cpus, 3)
             checks.append(
                 {
                     "text": kind,

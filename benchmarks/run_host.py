@@ -31,13 +31,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import machine, paragraphs, piece_counts, ud_sentences
-from benchmarks.runner import fmt, rates, report_header, run_contender
+from benchmarks.runner import fmt, median, rates, report_header, run_contender
 
 logger = logging.getLogger("benchmarks")
 
@@ -119,7 +118,7 @@ def _least_cpu(tries: list[dict[str, Any]]) -> dict[str, Any]:
         return tries[-1]
     best = min(good, key=lambda r: r["cpu_s"])
     cpus = [r["cpu_s"] for r in good]
-    return best | {"cpu_s_per_round": cpus, "median_cpu_s": round(float(statistics.median(cpus)), 2)}
+    return best | {"cpu_s_per_round": cpus, "median_cpu_s": median(cpus, 2)}
 
 
 def markdown(report: dict[str, Any]) -> str:

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -93,6 +94,11 @@ def write_sentences(out: Path, n: int) -> Path:
             "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in sentences(n)), encoding="utf-8"
         )
     return path
+
+
+def median(values: list[float], digits: int) -> float | None:
+    """The median of ``values`` rounded to ``digits`` (None for none): what every mode with rounds reports."""
+    return round(float(statistics.median(values)), digits) if values else None
 
 
 def base_spec(model: Any, sentences_file: Path, n: int) -> dict[str, Any]:
