@@ -113,6 +113,7 @@ def test_convert_then_info(tiny_checkpoint: tuple[Path, object], tmp_path: Path)
         "fp32",
     )
     assert facts["cased"] is True and Path(facts["source"]).resolve() == checkpoint.resolve()
+    assert facts["outdated"] is None and facts["graph_version"] >= 2
     # sentence_head.safetensors: the checkpoint's pooler, kept for sentence vectors
     assert set(facts["files"]) == {
         "config.json",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import pickle
 import shutil
 import subprocess
@@ -25,9 +26,9 @@ from tests.helpers.checkpoints import (
 
 from sparkbert.errors import InvalidParamError, ModelIntegrityError, ModelNotFoundError, UnsafeModelError
 from sparkbert.model.checkpoint import CheckpointWeights, read_config
-from sparkbert.model.convert import convert_checkpoint
+from sparkbert.model.convert import convert_checkpoint, outdated
 from sparkbert.model.directory import ModelDirectory, sha256_file
-from sparkbert.model.onnx_graph import ExternalDataWriter, build_bert_graph
+from sparkbert.model.onnx_graph import GRAPH_VERSIONS, ExternalDataWriter, build_bert_graph
 
 TOLERANCE = 1e-4
 
@@ -189,6 +190,7 @@ def test_fp16_keeps_io_types_and_runs(tmp_path: Path) -> None:
     assert model.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     ops = {n.op_type for n in model.graph.node}
     assert "SkipLayerNormalization" in ops and "Sum" not in ops  # the GPU precision keeps the fused op
+    assert fp16.manifest["graph_version"] == GRAPH_VERSIONS["fp16"] and outdated(fp16) is None
     assert (
         fp16.path.joinpath("model.onnx.data").stat().st_size
         < 0.6 * fp32.path.joinpath("model.onnx.data").stat().st_size
@@ -316,6 +318,34 @@ def test_existing_output_is_reused_or_refused(tmp_path: Path) -> None:
     (tmp_path / "other" / "notes.txt").write_text("mine")
     with pytest.raises(InvalidParamError, match="not a sparkbert model directory"):
         convert_checkpoint(folder, tmp_path / "other")
+
+
+def forget_graph_version(directory: Path) -> None:
+    """Make the manifest what a sparkbert before graph versions wrote: no ``graph_version``."""
+    path = directory / "manifest.json"
+    manifest = json.loads(path.read_text())
+    del manifest["graph_version"]
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def test_output_converted_by_an_older_sparkbert_is_converted_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = make_numpy_checkpoint(tmp_path / "ckpt")
+    first = convert_checkpoint(folder, tmp_path / "out")
+    assert first.manifest["graph_version"] == GRAPH_VERSIONS["fp32"] and outdated(first) is None
+    forget_graph_version(first.path)
+    old = ModelDirectory.load(first.path)
+    assert outdated(old) == f"graph version 1; this sparkbert writes version {GRAPH_VERSIONS['fp32']}"
+    with caplog.at_level(logging.INFO, logger="sparkbert.model.convert"):
+        again = convert_checkpoint(folder, tmp_path / "out")
+    assert "was converted by an older sparkbert (graph version 1" in caplog.text
+    assert again.path == tmp_path / "out" and outdated(again) is None
+    assert again.manifest["graph_version"] == GRAPH_VERSIONS["fp32"]
+    assert again.manifest["files"] == first.manifest["files"]  # the same graph, weights and tokenizer
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt", "out"]  # nothing left beside it
+    with pytest.raises(InvalidParamError, match="already holds another model"):
+        convert_checkpoint(folder, tmp_path / "out", precision="fp16")  # still refused
 
 
 def test_conversion_needs_neither_torch_nor_transformers(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ Every test gets its own ``SPARKBERT_HOME`` and ``huggingface_hub`` cache under `
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import socket
 from collections.abc import Iterator
@@ -21,7 +22,9 @@ from sparkbert.errors import (
     UnsafeModelError,
 )
 from sparkbert.model import registry
+from sparkbert.model.convert import outdated
 from sparkbert.model.directory import ModelDirectory
+from sparkbert.model.onnx_graph import GRAPH_VERSIONS
 from sparkbert.model.resolve import parse_repo_id, resolve_model
 
 REPO = "test-org/tiny-bert"
@@ -69,6 +72,17 @@ def _refuse_sockets(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     return attempts
+
+
+def _as_older_sparkbert_wrote_it(directory: Path, quantization: dict[str, object] | None = None) -> None:
+    """Rewrite the manifest as an older sparkbert wrote it: no graph version, or another int8 recipe."""
+    path = directory / "manifest.json"
+    manifest = json.loads(path.read_text())
+    if quantization is None:
+        del manifest["graph_version"]
+    else:
+        manifest["quantization"] = {**manifest["quantization"], **quantization}
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -272,6 +286,48 @@ def test_damaged_cached_model_is_rebuilt_online_and_refused_offline(fake_hub: Fa
     assert fake_hub.cdn_downloads() == ["model.safetensors"]
 
 
+def test_cached_model_of_an_older_sparkbert_is_converted_again_online_and_used_offline(
+    fake_hub: FakeHub, commit: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    model = resolve_model(REPO)
+    _as_older_sparkbert_wrote_it(model.path)
+    fake_hub.clear_requests()
+    with caplog.at_level(logging.WARNING, logger="sparkbert.model.resolve"):
+        offline = resolve_model(REPO, local_files_only=True)
+    assert offline.path == model.path and "graph_version" not in offline.manifest
+    assert "as it is (graph version 1; this sparkbert writes version" in caplog.text
+    assert fake_hub.requests_for(REPO) == []
+    again = resolve_model(REPO, revision=commit)  # a cached commit, but not today's conversion
+    assert again.path == model.path and outdated(again) is None
+    assert again.manifest["graph_version"] == GRAPH_VERSIONS["fp32"]
+    assert fake_hub.cdn_downloads() == ["model.safetensors"]
+    assert _leftovers(model.path.parent) == []
+    fake_hub.clear_requests()
+    assert resolve_model(REPO, revision=commit).identity == again.identity  # once, not every time
+    assert fake_hub.requests_for(REPO) == []
+
+
+def test_cached_int8_of_an_older_recipe_is_quantized_again_from_the_current_fp32(
+    fake_hub: FakeHub, commit: str
+) -> None:
+    fp32 = resolve_model(REPO)
+    int8 = resolve_model(REPO, precision="int8")
+    _as_older_sparkbert_wrote_it(int8.path, quantization={"gelu": "erf"})
+    assert outdated(ModelDirectory.load(int8.path)) == "int8 recipe differs from today's default in gelu"
+    fake_hub.clear_requests()
+    again = resolve_model(REPO, precision="int8")
+    assert again.path == int8.path and again.manifest["quantization"]["gelu"] == "tanh"
+    assert fake_hub.requested_files(REPO) == []  # quantized from the cached fp32
+    # an outdated fp32 is not quantized: the checkpoint is fetched again
+    _as_older_sparkbert_wrote_it(int8.path, quantization={"gelu": "erf"})
+    _as_older_sparkbert_wrote_it(fp32.path)
+    fake_hub.clear_requests()
+    third = resolve_model(REPO, precision="int8")
+    assert outdated(third) is None and third.manifest["graph_version"] == GRAPH_VERSIONS["fp32"]
+    assert fake_hub.cdn_downloads() == ["model.safetensors"]
+    assert _leftovers(int8.path.parent) == []
+
+
 # -- local folders ------------------------------------------------------------------------------
 
 
@@ -295,6 +351,25 @@ def test_local_model_directory_is_loaded_as_is(tiny_checkpoint: Path, home: Path
     converted = resolve_model(tiny_checkpoint)
     again = resolve_model(converted.path)
     assert again.path == converted.path and again.identity == converted.identity
+
+
+def test_local_checkpoint_cached_by_an_older_sparkbert_is_converted_again(
+    tiny_checkpoint: Path, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = resolve_model(tiny_checkpoint)
+    _as_older_sparkbert_wrote_it(model.path)
+    attempts = _refuse_sockets(monkeypatch)
+    again = resolve_model(tiny_checkpoint)
+    assert again.path == model.path and outdated(again) is None
+    # a model directory of the user's own is theirs: used as it is, its int8 made once
+    mine = shutil.copytree(model.path, tmp_path / "mine")
+    _as_older_sparkbert_wrote_it(mine)
+    assert "graph_version" not in resolve_model(mine).manifest
+    int8 = resolve_model(mine, precision="int8")
+    stamp = (int8.path / "model.onnx").stat().st_mtime_ns
+    assert resolve_model(mine, precision="int8").identity == int8.identity
+    assert (int8.path / "model.onnx").stat().st_mtime_ns == stamp  # not quantized again
+    assert attempts == []
 
 
 def test_local_fp32_model_directory_is_quantized_into_the_cache(tiny_checkpoint: Path, home: Path) -> None:

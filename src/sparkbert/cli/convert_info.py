@@ -38,7 +38,11 @@ def model_facts(directory: ModelDirectory) -> dict[str, Any]:
     >>> facts = model_facts(ModelDirectory(folder, manifest, identity=""))
     >>> facts["dimension"], facts["layers"], facts["size_bytes"], facts["files"]
     (384, 6, 1002, {'model.onnx': 1000})
+    >>> facts["outdated"]  # no graph version: written before there were any
+    'graph version 1; this sparkbert writes version 2'
     """
+    from sparkbert.model.convert import outdated
+
     manifest = directory.manifest
     files = {name: int(entry["size"]) for name, entry in sorted(manifest["files"].items())}
     return {
@@ -53,6 +57,9 @@ def model_facts(directory: ModelDirectory) -> dict[str, Any]:
         "vocab_size": manifest.get("vocab_size"),
         "cased": directory.cased,
         "sparkbert_version": manifest.get("sparkbert_version"),
+        "graph_version": manifest.get("graph_version", 1),
+        # None, or why this sparkbert would convert the source differently (the cache does)
+        "outdated": outdated(directory),
         "size_bytes": sum(files.values()) + (directory.path / "manifest.json").stat().st_size,
         "files": files,
     }

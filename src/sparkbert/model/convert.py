@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,7 +42,7 @@ from sparkbert.model.directory import (
     is_model_directory,
     write_model_directory,
 )
-from sparkbert.model.onnx_graph import ExternalDataWriter, build_bert_graph
+from sparkbert.model.onnx_graph import GRAPH_VERSIONS, ExternalDataWriter, build_bert_graph
 from sparkbert.model.st_modules import (
     MANIFEST_FIELD,
     SENTENCE_HEAD_NAME,
@@ -75,7 +75,8 @@ def convert_checkpoint(
         ``tokenizer_config.json``).
     out : str or os.PathLike
         The model directory to create. If it already holds the same conversion (same
-        precision and source files) it is returned as is.
+        precision and source files) it is returned as is; if an older sparkbert made it
+        (``outdated``), it is converted again and replaced.
     precision : {"fp32", "int8", "fp16"}
         Weight precision.
     source, revision : str, optional
@@ -117,7 +118,21 @@ def convert_checkpoint(
     out = Path(out)
     existing = _existing(out, precision, folder, source_sha256)
     if existing is not None:
-        return existing
+        reason = outdated(existing)
+        if reason is None:
+            return existing
+        logger.info("%s was converted by an older sparkbert (%s); converting it again", out, reason)
+        return _replace(
+            out,
+            lambda path: convert_checkpoint(
+                folder,
+                path,
+                precision=precision,
+                source=source,
+                revision=revision,
+                source_sha256=source_sha256,
+            ),
+        )
     if precision == "int8":
         from sparkbert.model.quantize import quantize_int8
 
@@ -157,6 +172,7 @@ def convert_checkpoint(
             "source": source if source is not None else str(folder.resolve()),
             "revision": revision,
             "precision": precision,
+            "graph_version": GRAPH_VERSIONS[_graph_precision(precision)],
             "hidden_size": spec.hidden_size,
             "num_hidden_layers": spec.num_hidden_layers,
             "num_attention_heads": spec.num_attention_heads,
@@ -174,6 +190,50 @@ def convert_checkpoint(
 
     logger.info("Converting %s (%s, %d layers) to %s", folder, precision, spec.num_hidden_layers, out)
     return write_model_directory(out, populate)
+
+
+def outdated(directory: ModelDirectory) -> str | None:
+    """Say how ``directory`` differs from what this sparkbert makes of the same source, or None.
+
+    Each precision's graph has a version (``GRAPH_VERSIONS``; manifests written before it have
+    none, which is version 1), and an int8 directory records its recipe (``quantization``),
+    which must be today's default. Such a directory still computes what it did; the cache and
+    ``convert_checkpoint`` make it again, a directory passed by path is used as is.
+
+    Examples
+    --------
+    An fp32 directory from before the graph versions, as a manifest says:
+
+    >>> from types import SimpleNamespace
+    >>> outdated(SimpleNamespace(precision="fp32", manifest={"precision": "fp32"}))
+    'graph version 1; this sparkbert writes version 2'
+    """
+    graph = "fp32" if directory.precision == "int8" else _graph_precision(directory.precision)
+    recorded = directory.manifest.get("graph_version", 1)
+    if recorded != GRAPH_VERSIONS[graph]:
+        return f"graph version {recorded}; this sparkbert writes version {GRAPH_VERSIONS[graph]}"
+    if directory.precision == "int8":
+        from sparkbert.model.quantize import Int8Recipe, recipe_settings
+
+        made = {k: v for k, v in directory.manifest.get("quantization", {}).items() if k != "from_identity"}
+        today = recipe_settings(Int8Recipe())
+        changed = sorted(k for k in {*made, *today} if made.get(k) != today.get(k))
+        if changed:
+            return f"int8 recipe differs from today's default in {', '.join(changed)}"
+    return None
+
+
+def _replace(out: Path, make: Callable[[Path], ModelDirectory]) -> ModelDirectory:
+    """Make a model directory beside ``out`` with ``make(path)``, then swap it into place."""
+    scratch = temp_sibling(out, "tmp")
+    scratch.mkdir(parents=True)
+    try:
+        make(scratch / "new")
+        os.rename(out, scratch / "old")
+        os.rename(scratch / "new", out)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return ModelDirectory.load(out, verify=False)
 
 
 def _graph_precision(precision: str) -> Literal["fp32", "fp16"]:
@@ -230,4 +290,4 @@ def _existing(
     return directory
 
 
-__all__ = ["convert_checkpoint"]
+__all__ = ["convert_checkpoint", "outdated"]

@@ -181,6 +181,17 @@ def int8_settings(src: ModelDirectory, recipe: Int8Recipe) -> dict[str, Any]:
     >>> int8_settings(SimpleNamespace(identity="abc"), Int8Recipe(tanh_gelu=False))["gelu"]
     'erf'
     """
+    return {**recipe_settings(recipe), "from_identity": src.identity}
+
+
+def recipe_settings(recipe: Int8Recipe) -> dict[str, Any]:
+    """``int8_settings`` without the source: what tells one recipe from another.
+
+    Examples
+    --------
+    >>> recipe_settings(Int8Recipe()) == recipe_settings(Int8Recipe(tanh_gelu=False))
+    False
+    """
     op_types = ["MatMul", "Attention"] + (
         ["EmbedLayerNormalization", "Gather"] if recipe.quantize_embeddings else []
     )
@@ -197,7 +208,6 @@ def int8_settings(src: ModelDirectory, recipe: Int8Recipe) -> dict[str, Any]:
         "unfuse_layer_norm": recipe.unfuse_layer_norm,
         "gelu": "tanh" if recipe.tanh_gelu else "erf",
         "calibration": f"{recipe.calibration_sequences} sequences of random word pieces, seed 0",
-        "from_identity": src.identity,
     }
 
 
@@ -296,4 +306,11 @@ def _rewrite(model: Any, src: ModelDirectory, recipe: Int8Recipe, settings: dict
     return side
 
 
-__all__ = ["DEFAULT_KEEP_FP32", "Int8Recipe", "int8_settings", "quantize_int8", "quantize_int8_recipe"]
+__all__ = [
+    "DEFAULT_KEEP_FP32",
+    "Int8Recipe",
+    "int8_settings",
+    "quantize_int8",
+    "quantize_int8_recipe",
+    "recipe_settings",
+]

@@ -10,7 +10,10 @@
 | ``org/name`` or ``org/name@rev`` | that Hub repo; ``rev`` (or ``revision=``) defaults to ``main`` |
 
 A Hub model is downloaded (``.hub``), verified, converted once and cached (layout in
-``.cache``); later calls load the cached copy, offline too. Offline (``local_files_only``,
+``.cache``); later calls load the cached copy, offline too. A cached copy that an older
+sparkbert converted (``convert.outdated``: an older graph or int8 recipe) is made again when
+the network may be used (int8 from the cached fp32 where that one is current), and used as it
+is offline, with a warning. Offline (``local_files_only``,
 ``SPARKBERT_OFFLINE`` or ``HF_HUB_OFFLINE``) nothing touches the network: a model that is not
 cached fails at once with a ``ModelNotFoundError`` saying how to
 provide it.
@@ -201,15 +204,23 @@ def _resolve_hub(
     known = wanted if hub.is_commit(wanted) else cache.read_ref(repo, wanted)
     target = cache.target_dir(home, repo_id, known, precision) if known else None
     cached = cache.load_cached(target) if target is not None else None
+    why_outdated = _outdated(cached) if cached is not None else None
     if offline_because is not None:
         if cached is not None:
+            if why_outdated is not None:
+                logger.warning(
+                    "Using the cached %s as it is (%s): it is converted again when sparkbert may "
+                    "use the network",
+                    cached.path,
+                    why_outdated,
+                )
             return cached
         if target is not None and target.exists():
             ModelDirectory.load(target)  # a damaged copy: say why
         raise hub.offline_error(
             repo_id, wanted, reason=offline_because, name=name, precision=precision, cache_dir=home
         )
-    if cached is not None and known == wanted:
+    if cached is not None and known == wanted and why_outdated is None:
         return cached  # a commit never changes: no need to ask the Hub
     try:
         snapshot = hub.fetch_snapshot(repo_id, wanted)
@@ -226,17 +237,39 @@ def _resolve_hub(
     return result
 
 
-def _build(target: Path, make: Callable[[], ModelDirectory]) -> ModelDirectory:
-    """Return the cached ``target``, or build it once under its lock."""
+def _outdated(directory: ModelDirectory) -> str | None:
+    from sparkbert.model.convert import outdated
+
+    return outdated(directory)
+
+
+def _current(
+    target: Path, outdated: Callable[[ModelDirectory], str | None] = _outdated
+) -> ModelDirectory | None:
+    """The cached ``target`` if it is intact and not ``outdated``, else None (saying why)."""
     cached = cache.load_cached(target)
+    reason = outdated(cached) if cached is not None else None
+    if reason is not None:
+        logger.info("The cached %s was converted by an older sparkbert (%s)", target, reason)
+        return None
+    return cached
+
+
+def _build(
+    target: Path,
+    make: Callable[[], ModelDirectory],
+    outdated: Callable[[ModelDirectory], str | None] = _outdated,
+) -> ModelDirectory:
+    """Return the cached ``target``, or build it once under its lock (again, if ``outdated``)."""
+    cached = _current(target, outdated)
     if cached is not None:
         return cached
     with cache.build_lock(target):
-        cached = cache.load_cached(target)  # another process may have built it meanwhile
+        cached = _current(target, outdated)  # another process may have built it meanwhile
         if cached is not None:
             return cached
         cache.clean_stale(target)
-        cache.discard(target)  # a damaged folder (load_cached said why in the log)
+        cache.discard(target)  # a damaged or outdated folder (the log said why)
         return make()
 
 
@@ -266,7 +299,7 @@ def _derive_from_fp32(fp32_dir: Path, target: Path, precision: str) -> ModelDire
     """Quantize an already cached fp32 copy to int8 instead of downloading again."""
     if precision != "int8" or target == fp32_dir:
         return None
-    fp32 = cache.load_cached(fp32_dir)
+    fp32 = _current(fp32_dir)
     if fp32 is None:
         return None
     from sparkbert.model.quantize import quantize_int8
@@ -297,6 +330,9 @@ def _resolve_local(path: Path, precision: str, home: Path) -> ModelDirectory:
     if is_model_directory(path):
         directory = ModelDirectory.load(path, verify=True)
         if directory.precision == precision:
+            reason = _outdated(directory)
+            if reason is not None:  # the user's folder: theirs to convert again
+                logger.info("Using %s as it is, though an older sparkbert converted it (%s)", path, reason)
             return directory
         if directory.precision != "fp32" or precision != "int8":
             raise InvalidParamError(
@@ -305,9 +341,14 @@ def _resolve_local(path: Path, precision: str, home: Path) -> ModelDirectory:
                 f"Convert its checkpoint with precision={precision!r} instead."
             )
         target = cache.local_dir(home, path) / directory.identity / precision
-        from sparkbert.model.quantize import quantize_int8
+        from sparkbert.model.quantize import Int8Recipe, int8_settings, quantize_int8
 
-        return _build(target, lambda: quantize_int8(directory, target))
+        def recipe_outdated(int8: ModelDirectory) -> str | None:
+            # judged against its source, which is the user's and used as it is
+            made = int8.manifest.get("quantization")
+            return None if made == int8_settings(directory, Int8Recipe()) else "another int8 recipe"
+
+        return _build(target, lambda: quantize_int8(directory, target), recipe_outdated)
     if not is_checkpoint(path):
         from sparkbert.model.checkpoint import weight_files
 
