@@ -60,6 +60,7 @@ def make_random_checkpoint(
     intermediate_size: int = 64,
     max_position_embeddings: int = 512,
     type_vocab_size: int = 2,
+    hidden_act: str = "gelu",
     tokenizer_dir: Path = MBERT_TOKENIZER_DIR,
 ) -> tuple[Path, transformers.BertModel]:
     """Write a random-weight BERT checkpoint to ``out_dir``; return it and the reference model.
@@ -74,6 +75,8 @@ def make_random_checkpoint(
         Seeds torch; the same arguments give the same weights.
     num_hidden_layers, hidden_size, num_attention_heads, intermediate_size, max_position_embeddings, type_vocab_size : int
         The ``BertConfig`` shape; ``vocab_size`` is the tokenizer's (119,547 for mBERT).
+    hidden_act : str
+        The FFN activation, by its Hugging Face name.
     tokenizer_dir : Path
         Where ``tokenizer.json``, ``vocab.txt``, ``tokenizer_config.json`` and
         ``special_tokens_map.json`` are copied from (those present).
@@ -99,7 +102,7 @@ def make_random_checkpoint(
         intermediate_size=intermediate_size,
         max_position_embeddings=max_position_embeddings,
         type_vocab_size=type_vocab_size,
-        hidden_act="gelu",
+        hidden_act=hidden_act,
         layer_norm_eps=1e-12,
     )
     torch.manual_seed(seed)

@@ -113,6 +113,30 @@ def test_matches_transformers_for_another_shape(tmp_path: Path) -> None:
 
 
 @pytest.mark.reference
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "standard"])
+@pytest.mark.parametrize("hidden_act", ["gelu_new", "gelu_pytorch_tanh", "quick_gelu", "relu", "silu"])
+def test_matches_transformers_with_other_activations(tmp_path: Path, hidden_act: str, fused: bool) -> None:
+    folder, model = make_random_checkpoint(
+        tmp_path / "ckpt", seed=5, num_hidden_layers=2, intermediate_size=96, hidden_act=hidden_act
+    )
+    if fused:
+        path = convert_checkpoint(folder, tmp_path / "out").onnx_path
+    else:
+        path = tmp_path / "std.onnx"
+        spec = read_config(folder)[1]
+        with CheckpointWeights(folder) as weights, ExternalDataWriter(tmp_path / "std.onnx.data") as writer:
+            graph = build_bert_graph(spec, weights.get, writer, fused=False)
+        path.write_bytes(graph.SerializeToString())
+    ops = {n.op_type for n in onnx.load(str(path), load_external_data=False).graph.node}
+    op = {"gelu_new": "FastGelu", "gelu_pytorch_tanh": "FastGelu", "quick_gelu": "QuickGelu"}.get(hidden_act)
+    assert (op in ops) == fused if op else {"relu": "Relu", "silu": "Sigmoid"}[hidden_act] in ops
+    session = ort_session(path)
+    batch = random_batch(6, model.config.vocab_size, [40, 9, 3])
+    ours = np.asarray(session.run(None, batch)[0])
+    assert max_diff_on_tokens(ours, reference(model, batch), batch["attention_mask"]) <= TOLERANCE
+
+
+@pytest.mark.reference
 @pytest.mark.slow
 def test_matches_transformers_on_real_minilm(minilm_dir: Path, minilm_fp32: ModelDirectory) -> None:
     from transformers import BertModel
@@ -268,7 +292,7 @@ def test_misshapen_weight_is_named(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("field", "value", "valid"),
     [
-        ("hidden_act", "gelu_new", "'gelu'"),
+        ("hidden_act", "mish", "'gelu', 'gelu_python', 'gelu_new'"),
         ("model_type", "distilbert", "'bert', 'roberta', 'xlm-roberta'"),
         ("position_embedding_type", "relative_key", "'absolute'"),
     ],

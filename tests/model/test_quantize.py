@@ -43,8 +43,7 @@ def ud_cosines(fp32: ModelDirectory, int8_onnx: Path, per_language: int = 25) ->
     )
 
 
-@pytest.fixture(scope="module")
-def small_fp32(tmp_path_factory: pytest.TempPathFactory) -> ModelDirectory:
+def make_small_fp32(root: Path, hidden_act: str = "gelu") -> ModelDirectory:
     """A random 2-layer, hidden-64 model with mBERT's tokenizer and outlier channels like real BERTs'.
 
     LayerNorm gammas of 6 on one channel feed the attention and FFN-up GEMMs an outlier input
@@ -52,7 +51,6 @@ def small_fp32(tmp_path_factory: pytest.TempPathFactory) -> ModelDirectory:
     """
     from safetensors.numpy import load_file, save_file
 
-    root = tmp_path_factory.mktemp("small-int8")
     folder = make_numpy_checkpoint(
         root / "ckpt",
         num_hidden_layers=2,
@@ -60,6 +58,7 @@ def small_fp32(tmp_path_factory: pytest.TempPathFactory) -> ModelDirectory:
         num_attention_heads=4,
         intermediate_size=256,
         seed=3,
+        hidden_act=hidden_act,
     )
     weights = load_file(str(folder / "model.safetensors"))
     for i in range(2):
@@ -71,11 +70,44 @@ def small_fp32(tmp_path_factory: pytest.TempPathFactory) -> ModelDirectory:
     return convert_checkpoint(folder, root / "fp32")
 
 
+@pytest.fixture(scope="module")
+def small_fp32(tmp_path_factory: pytest.TempPathFactory) -> ModelDirectory:
+    """``make_small_fp32`` with BERT's exact GELU."""
+    return make_small_fp32(tmp_path_factory.mktemp("small-int8"))
+
+
 def test_int8_meets_the_fidelity_criteria_on_a_small_model(
     small_fp32: ModelDirectory, tmp_path: Path
 ) -> None:
     cosines = ud_cosines(small_fp32, quantize_int8(small_fp32, tmp_path / "int8").onnx_path)
     assert cosines.size > 10_000
+    assert cosines.mean() >= 0.99
+    assert cosines.min() >= 0.95
+
+
+@pytest.mark.parametrize(
+    ("hidden_act", "op"),
+    [("gelu_new", "FastGelu"), ("quick_gelu", "QuickGelu"), ("relu", "Relu"), ("silu", "Sigmoid")],
+)
+def test_int8_of_other_activations_moves_their_outliers_and_keeps_fidelity(
+    tmp_path: Path, hidden_act: str, op: str
+) -> None:
+    fp32 = make_small_fp32(tmp_path, hidden_act)
+    # the side path alone is exact in float arithmetic
+    model = onnx.load(str(fp32.onnx_path))
+    downs = [layer["ffn_down"].input[0] for layer in layer_gemms(model).values()]
+    batches = calibration_batches(119547, {"cls": 101, "sep": 102, "pad": 0}, sequences=8)
+    split_outlier_channels(model, channel_ranges(model, batches, downs), 2)
+    onnx.save(model, str(tmp_path / "split.onnx"))
+    ref, ours = ort_session(fp32.onnx_path), ort_session(tmp_path / "split.onnx")
+    for b in encode_batches(fp32.tokenizer_path, ud_sentences(1), batch_size=8):
+        np.testing.assert_allclose(ours.run(None, b)[0], ref.run(None, b)[0], atol=1e-4)
+    int8 = quantize_int8(fp32, tmp_path / "int8")
+    graph = onnx.load(str(int8.onnx_path), load_external_data=False).graph
+    side = {n.op_type for n in graph.node if n.name.startswith("encoder.layer.0.ffn_outliers.")}
+    assert op in side and "MatMul" in side  # the float32 side path computes the same activation
+    assert int8.manifest["quantization"]["fp32_outlier_channels"] == 2
+    cosines = ud_cosines(fp32, int8.onnx_path, per_language=10)
     assert cosines.mean() >= 0.99
     assert cosines.min() >= 0.95
 

@@ -46,8 +46,22 @@ logger = logging.getLogger(__name__)
 SAFETENSORS_NAME = "model.safetensors"
 SAFETENSORS_INDEX_NAME = "model.safetensors.index.json"
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
-#: Activations the converter implements (Hugging Face's ``"gelu"`` is the exact erf GELU).
-SUPPORTED_ACTIVATIONS = ("gelu",)
+#: ``hidden_act`` values the converter implements, by the function each computes: Hugging
+#: Face's ``"gelu"`` is the exact erf GELU, the ``gelu_new`` family its tanh approximation.
+ACTIVATIONS = {
+    "gelu": "gelu",
+    "gelu_python": "gelu",
+    "gelu_new": "gelu_tanh",
+    "gelu_pytorch_tanh": "gelu_tanh",
+    "gelu_python_tanh": "gelu_tanh",
+    "gelu_fast": "gelu_tanh",
+    "gelu_accurate": "gelu_tanh",
+    "quick_gelu": "quick_gelu",
+    "relu": "relu",
+    "silu": "silu",
+    "swish": "silu",
+}
+SUPPORTED_ACTIVATIONS = tuple(ACTIVATIONS)
 #: ``model_type`` values the converter implements: BERT, and the RoBERTa family, the same encoder
 #: with positions numbered from ``pad_token_id + 1`` (xlm-roberta-base and models fine-tuned from it).
 SUPPORTED_MODEL_TYPES = ("bert", "roberta", "xlm-roberta")
@@ -113,6 +127,8 @@ class BertSpec:
     #: row of the position table used by the first token (RoBERTa: ``pad_token_id + 1``)
     position_offset: int = 0
     model_type: str = "bert"
+    #: the FFN's activation function (a value of ``ACTIVATIONS``)
+    activation: str = "gelu"
 
     @property
     def max_positions(self) -> int:
@@ -133,14 +149,15 @@ class BertSpec:
 
         Examples
         --------
-        >>> BertSpec.from_config({"hidden_act": "relu"})
+        >>> BertSpec.from_config({"hidden_act": "mish"})
         Traceback (most recent call last):
         ...
-        sparkbert.errors.InvalidParamError: Invalid value for param 'config.json: hidden_act': 'relu'. Valid values: 'gelu'.
+        sparkbert.errors.InvalidParamError: Invalid value for param 'config.json: hidden_act': 'mish'. Valid values: 'gelu', 'gelu_python', 'gelu_new', ...
         """
         model_type = config.get("model_type", "bert")
         _require(config, "model_type", model_type, SUPPORTED_MODEL_TYPES, where)
-        _require(config, "hidden_act", config.get("hidden_act", "gelu"), SUPPORTED_ACTIVATIONS, where)
+        hidden_act = config.get("hidden_act", "gelu")
+        _require(config, "hidden_act", hidden_act, SUPPORTED_ACTIVATIONS, where)
         position = config.get("position_embedding_type", "absolute")
         _require(config, "position_embedding_type", position, ("absolute",), where)
         _require(config, "is_decoder", bool(config.get("is_decoder", False)), (False,), where)
@@ -179,7 +196,13 @@ class BertSpec:
                     f"{where}: max_position_embeddings {sizes['max_position_embeddings']} leaves no "
                     f"position after pad_token_id {pad}"
                 )
-        return cls(layer_norm_eps=float(eps), position_offset=offset, model_type=model_type, **sizes)
+        return cls(
+            layer_norm_eps=float(eps),
+            position_offset=offset,
+            model_type=model_type,
+            activation=ACTIVATIONS[hidden_act],
+            **sizes,
+        )
 
 
 def _require(
@@ -413,6 +436,7 @@ def _read_bf16(path: Path, key: str, shape: tuple[int, ...]) -> NDArray[np.float
 
 
 __all__ = [
+    "ACTIVATIONS",
     "SUPPORTED_ACTIVATIONS",
     "SUPPORTED_MODEL_TYPES",
     "BertSpec",

@@ -9,7 +9,7 @@ on a pattern matcher recognising our graph:
 | ``EmbedLayerNormalization`` | three Gathers, two Adds and the embedding LayerNorm |
 | ``Attention`` | Q/K/V projections (one packed GEMM), scaled dot product, mask, Softmax and head reshapes |
 | ``SkipLayerNormalization`` (fp16) | dense bias + residual Add + LayerNorm |
-| ``BiasGelu`` | bias Add + exact (erf) GELU |
+| ``BiasGelu`` / ``FastGelu`` | bias Add + exact (erf) GELU / its tanh approximation (``hidden_act``) |
 
 In fp32 the residual is ``Sum(dense, residual, bias)`` + ``LayerNormalization`` instead of
 ``SkipLayerNormalization``: the same arithmetic (within 2e-6), but ONNX Runtime's CPU kernel
@@ -52,7 +52,7 @@ from numpy.typing import NDArray
 from onnx import TensorProto, helper, numpy_helper
 
 from sparkbert.errors import InvalidParamError
-from sparkbert.model.checkpoint import BertSpec, Closing
+from sparkbert.model.checkpoint import ACTIVATIONS, BertSpec, Closing
 from sparkbert.model.format import HIDDEN_STATE_NAME, INPUT_NAMES, OUTPUT_NAME
 
 #: Tensors at least this large start on a 64 KiB boundary, so ONNX Runtime can mmap them.
@@ -314,14 +314,33 @@ def _layer(g: _Graph, spec: BertSpec, get: WeightGetter, p: str, x: str, mask: s
     dense, bias = _dense(g, get, f"{p}attention.output.dense", context, h, h)
     y = _add_layer_norm(g, get, dense, x, bias, ln["attn"], h, eps, fused=fused)
     up, up_bias = _dense(g, get, f"{p}intermediate.dense", y, h, spec.intermediate_size)
-    if fused:
-        act = g.op("BiasGelu", [up, up_bias], domain=MS_DOMAIN)
-    else:
-        up = g.op("Add", [up, up_bias])
-        erf = g.op("Erf", [g.op("Div", [up, g.const(math.sqrt(2.0))])])
-        act = g.op("Mul", [g.op("Mul", [up, g.op("Add", [erf, g.const(1.0)])]), g.const(0.5)])
+    act = _activation(g, spec.activation, up, up_bias, fused=fused)
     down, down_bias = _dense(g, get, f"{p}output.dense", act, spec.intermediate_size, h)
     return _add_layer_norm(g, get, down, y, down_bias, ln["out"], h, eps, fused=fused)
+
+
+def _activation(g: _Graph, kind: str, x: str, bias: str, *, fused: bool) -> str:
+    """``act(x + bias)`` for the FFN (``kind``: a value of ``ACTIVATIONS``); fused ops where ORT has them."""
+    if fused and kind in ("gelu", "gelu_tanh"):
+        return g.op("BiasGelu" if kind == "gelu" else "FastGelu", [x, bias], domain=MS_DOMAIN)
+    x = g.op("Add", [x, bias])
+    if kind == "gelu":  # 0.5 x (1 + erf(x / √2))
+        erf = g.op("Erf", [g.op("Div", [x, g.const(math.sqrt(2.0))])])
+        return g.op("Mul", [g.op("Mul", [x, g.op("Add", [erf, g.const(1.0)])]), g.const(0.5)])
+    if kind == "gelu_tanh":  # 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))
+        cube = g.op("Mul", [g.op("Mul", [x, x]), x])
+        inner = g.op("Add", [x, g.op("Mul", [cube, g.const(0.044715)])])
+        tanh = g.op("Tanh", [g.op("Mul", [inner, g.const(math.sqrt(2.0 / math.pi))])])
+        return g.op("Mul", [g.op("Mul", [x, g.op("Add", [tanh, g.const(1.0)])]), g.const(0.5)])
+    if kind == "quick_gelu":  # x σ(1.702 x)
+        if fused:
+            return g.op("QuickGelu", [x], domain=MS_DOMAIN, alpha=1.702)
+        return g.op("Mul", [x, g.op("Sigmoid", [g.op("Mul", [x, g.const(1.702)])])])
+    if kind == "silu":  # x σ(x)
+        return g.op("Mul", [x, g.op("Sigmoid", [x])])
+    if kind == "relu":
+        return g.op("Relu", [x])
+    raise InvalidParamError.for_param("activation", kind, sorted(set(ACTIVATIONS.values())))
 
 
 def _add_layer_norm(
