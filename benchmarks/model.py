@@ -86,19 +86,18 @@ def _write_random_checkpoint(out: Path, seed: int = 0, **shape: int) -> None:
 
 def int8_copy(fp32: Path, target: Path, recipe: Any = None) -> Path:
     """``target``: ``fp32`` quantized by ``recipe`` (default: the library's), remade if made by another."""
+    from sparkbert.errors import InvalidParamError
     from sparkbert.model.directory import ModelDirectory
-    from sparkbert.model.quantize import Int8Recipe, int8_settings, quantize_int8_recipe
+    from sparkbert.model.quantize import Int8Recipe, quantize_int8_recipe
 
     recipe = recipe or Int8Recipe()
     src = ModelDirectory.load(fp32)
-    manifest = target / "manifest.json"
-    if manifest.is_file():
-        if json.loads(manifest.read_text()).get("quantization") == int8_settings(src, recipe):
-            return target
-        logger.info("%s was quantized by another recipe: quantizing again", target)
+    try:
+        quantize_int8_recipe(src, target, recipe)  # returns a copy this recipe made as it is
+    except InvalidParamError:
+        logger.info("%s holds another quantization: quantizing again", target)
         shutil.rmtree(target)
-    logger.info("quantizing %s to int8", fp32)
-    quantize_int8_recipe(src, target, recipe)
+        quantize_int8_recipe(src, target, recipe)
     return target
 
 

@@ -264,6 +264,25 @@ def test_convert_to_int8_in_one_call(tmp_path: Path) -> None:
     assert ort_session(directory.onnx_path).run(None, batch)[0].shape == (1, 3, 32)
 
 
+def test_existing_output_is_reused_or_refused(small_fp32: ModelDirectory, tmp_path: Path) -> None:
+    int8 = quantize_int8(small_fp32, tmp_path / "int8")
+    stamp = int8.onnx_path.stat().st_mtime_ns
+    again = quantize_int8(small_fp32, tmp_path / "int8")
+    assert again.identity == int8.identity and again.onnx_path.stat().st_mtime_ns == stamp
+    with pytest.raises(InvalidParamError, match="already holds another int8 recipe"):
+        quantize_int8(small_fp32, tmp_path / "int8", reduce_range=False)
+    other = convert_checkpoint(make_numpy_checkpoint(tmp_path / "other-ckpt", seed=9), tmp_path / "other")
+    with pytest.raises(InvalidParamError, match=r"already holds another model \(int8"):
+        quantize_int8(other, tmp_path / "int8")  # not silently the int8 copy of another model
+    with pytest.raises(InvalidParamError, match=r"already holds another model \(fp32"):
+        quantize_int8(small_fp32, other.path)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "mine.txt").write_text("mine")
+    with pytest.raises(InvalidParamError, match="not a sparkbert model directory"):
+        quantize_int8(small_fp32, tmp_path / "notes")
+    assert ModelDirectory.load(other.path).identity == other.identity  # nothing overwritten
+
+
 def test_refuses_a_non_fp32_source(minilm_int8: ModelDirectory, tmp_path: Path) -> None:
     with pytest.raises(InvalidParamError, match="fp32"):
         quantize_int8(minilm_int8, tmp_path / "again")

@@ -37,9 +37,10 @@ from sparkbert.model.directory import (
     PRECISIONS,
     TOKENIZER_NAME,
     ModelDirectory,
+    another_model_error,
     check_file_name,
+    existing_output,
     file_entry,
-    is_model_directory,
     write_model_directory,
 )
 from sparkbert.model.onnx_graph import GRAPH_VERSIONS, ExternalDataWriter, build_bert_graph
@@ -268,24 +269,15 @@ def _existing(
     out: Path, precision: str, folder: Path, expected: Mapping[str, str] | None
 ) -> ModelDirectory | None:
     """Return ``out`` when it already holds this conversion; refuse anything else there."""
-    if not out.exists():
+    directory = existing_output(out)
+    if directory is None:
         return None
-    if out.is_dir() and not any(out.iterdir()):
-        return None  # an empty folder is replaced by the atomic rename
-    if not is_model_directory(out):
-        raise InvalidParamError(
-            f"Output {out} exists and is not a sparkbert model directory; choose another path"
-        )
-    directory = ModelDirectory.load(out)
     recorded = directory.manifest.get("source_files", {})
     same = directory.precision == precision and all(
         (folder / name).is_file() and file_entry(folder / name) == entry for name, entry in recorded.items()
     )
     if not same or any(recorded.get(n, {}).get("sha256") != s.lower() for n, s in (expected or {}).items()):
-        raise InvalidParamError(
-            f"Output {out} already holds another model ({directory.precision}, from "
-            f"{directory.manifest.get('source')!r}); remove it or choose another path"
-        )
+        raise another_model_error(out, directory)
     logger.info("%s already holds this conversion; reusing it", out)
     return directory
 

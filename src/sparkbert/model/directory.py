@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sparkbert._version import __version__
-from sparkbert.errors import ModelIntegrityError, ModelNotFoundError
+from sparkbert.errors import InvalidParamError, ModelIntegrityError, ModelNotFoundError
 from sparkbert.model.format import (
     CONFIG_NAME,
     FORMAT_TAG,
@@ -97,6 +97,39 @@ def is_model_directory(path: str | os.PathLike[str]) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(manifest, dict) and manifest.get("format") == FORMAT_TAG
+
+
+def existing_output(out: Path) -> ModelDirectory | None:
+    """The model directory already at ``out``, None when there is none (or an empty folder).
+
+    For writers (``convert_checkpoint``, ``quantize_int8``), which then decide whether it is
+    theirs to reuse; anything else at ``out`` is refused.
+
+    Raises
+    ------
+    InvalidParamError
+        ``out`` holds something that is not a model directory.
+
+    Examples
+    --------
+    >>> existing_output(Path("/nonexistent/out")) is None
+    True
+    """
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return None  # an empty folder is replaced by the atomic rename
+    if not is_model_directory(out):
+        raise InvalidParamError(
+            f"Output {out} exists and is not a sparkbert model directory; choose another path"
+        )
+    return ModelDirectory.load(out)
+
+
+def another_model_error(out: Path, found: ModelDirectory, what: str = "another model") -> InvalidParamError:
+    """The error of a writer whose ``out`` holds a model (``what``) it would not write."""
+    return InvalidParamError(
+        f"Output {out} already holds {what} ({found.precision}, from "
+        f"{found.manifest.get('source')!r}); remove it or choose another path"
+    )
 
 
 def is_checkpoint(path: str | os.PathLike[str]) -> bool:
@@ -365,7 +398,9 @@ __all__ = [  # the format's names are re-exported for older imports; new code im
     "PRECISIONS",
     "TOKENIZER_NAME",
     "ModelDirectory",
+    "another_model_error",
     "check_file_name",
+    "existing_output",
     "file_entry",
     "is_checkpoint",
     "is_model_directory",

@@ -65,6 +65,8 @@ from sparkbert.model.directory import (
     ONNX_NAME,
     TOKENIZER_NAME,
     ModelDirectory,
+    another_model_error,
+    existing_output,
     write_model_directory,
 )
 from sparkbert.model.onnx_graph import ExternalDataWriter, externalize
@@ -128,7 +130,8 @@ def quantize_int8(
     src : ModelDirectory
         An ``fp32`` model directory (as made by ``convert_checkpoint``).
     out : str or os.PathLike
-        The model directory to create.
+        The model directory to create. If it already holds this quantization of ``src``
+        (same recipe) it is returned as is; another model there is refused.
     per_channel : bool, default True
         One scale per output channel of each weight, rather than per tensor.
     reduce_range : bool, default True
@@ -149,7 +152,8 @@ def quantize_int8(
     Raises
     ------
     InvalidParamError
-        ``src`` is not an fp32 model directory, or ``keep_fp32`` names an unknown role.
+        ``src`` is not an fp32 model directory, ``keep_fp32`` names an unknown role, or
+        ``out`` holds something else.
 
     Examples
     --------
@@ -235,6 +239,16 @@ def quantize_int8_recipe(
 
     settings = int8_settings(src, recipe)
     op_types = settings["op_types"]
+    found = existing_output(Path(out))
+    if found is not None:
+        made = found.manifest.get("quantization") or {}
+        if made != settings:
+            same_source = made.get("from_identity") == src.identity
+            raise another_model_error(
+                Path(out), found, "another int8 recipe" if same_source else "another model"
+            )
+        logger.info("%s already holds this quantization; reusing it", out)
+        return found
 
     def populate(staging: Path) -> Mapping[str, Any]:
         scratch = temp_sibling(out, "tmp")
