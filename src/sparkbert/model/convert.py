@@ -122,7 +122,7 @@ def convert_checkpoint(
         reason = outdated(existing)
         if reason is None:
             return existing
-        logger.info("%s was converted by an older sparkbert (%s); converting it again", out, reason)
+        logger.info("%s is not what this sparkbert converts (%s); converting it again", out, reason)
         return _replace(
             out,
             lambda path: convert_checkpoint(
@@ -233,6 +233,8 @@ def _replace(out: Path, make: Callable[[Path], ModelDirectory]) -> ModelDirector
         os.rename(out, scratch / "old")
         os.rename(scratch / "new", out)
     finally:
+        if not out.exists() and (scratch / "old").exists():
+            os.rename(scratch / "old", out)  # the swap failed half way: put the old one back
         shutil.rmtree(scratch, ignore_errors=True)
     return ModelDirectory.load(out, verify=False)
 

@@ -332,7 +332,9 @@ def _resolve_local(path: Path, precision: str, home: Path) -> ModelDirectory:
         if directory.precision == precision:
             reason = _outdated(directory)
             if reason is not None:  # the user's folder: theirs to convert again
-                logger.info("Using %s as it is, though an older sparkbert converted it (%s)", path, reason)
+                logger.info(
+                    "Using %s as it is, though this sparkbert converts differently (%s)", path, reason
+                )
             return directory
         if directory.precision != "fp32" or precision != "int8":
             raise InvalidParamError(
