@@ -307,6 +307,18 @@ def test_cached_model_of_an_older_sparkbert_is_converted_again_online_and_used_o
     assert fake_hub.requests_for(REPO) == []
 
 
+def test_outdated_cached_model_is_used_when_the_hub_cannot_be_reached(
+    fake_hub: FakeHub, commit: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    model = resolve_model(REPO)
+    _as_older_sparkbert_wrote_it(model.path)
+    fake_hub.stop()  # not offline by any switch: the Hub is simply gone
+    with caplog.at_level(logging.WARNING, logger="sparkbert.model.resolve"):
+        again = resolve_model(REPO, revision=commit)
+    assert again.path == model.path and "graph_version" not in again.manifest
+    assert "Using the cached test-org/tiny-bert" in caplog.text
+
+
 def test_cached_int8_of_an_older_recipe_is_quantized_again_from_the_current_fp32(
     fake_hub: FakeHub, commit: str
 ) -> None:
