@@ -319,6 +319,20 @@ def test_outdated_cached_model_is_used_when_the_hub_cannot_be_reached(
     assert "Using the cached test-org/tiny-bert" in caplog.text
 
 
+def test_outdated_cached_model_survives_a_failed_rebuild(fake_hub: FakeHub, commit: str) -> None:
+    model = resolve_model(REPO)
+    _as_older_sparkbert_wrote_it(model.path)
+    fake_hub.corrupt(REPO, "model.safetensors")
+    with pytest.raises(ModelIntegrityError, match="sha256"):
+        resolve_model(REPO)
+    kept = ModelDirectory.load(model.path)  # put back, intact, still usable offline
+    assert "graph_version" not in kept.manifest
+    assert resolve_model(REPO, local_files_only=True).identity == kept.identity
+    assert _leftovers(model.path.parent) == []
+    fake_hub.heal()
+    assert outdated(resolve_model(REPO)) is None
+
+
 def test_cached_int8_of_an_older_recipe_is_quantized_again_from_the_current_fp32(
     fake_hub: FakeHub, commit: str
 ) -> None:

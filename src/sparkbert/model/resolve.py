@@ -260,17 +260,32 @@ def _build(
     make: Callable[[], ModelDirectory],
     outdated: Callable[[ModelDirectory], str | None] = _outdated,
 ) -> ModelDirectory:
-    """Return the cached ``target``, or build it once under its lock (again, if ``outdated``)."""
+    """Return the cached ``target``, or build it once under its lock (again, if ``outdated``).
+
+    A damaged folder is deleted first; an outdated one is kept aside until its replacement is
+    built, and put back if the build fails (it still works, offline too).
+    """
     cached = _current(target, outdated)
     if cached is not None:
         return cached
     with cache.build_lock(target):
-        cached = _current(target, outdated)  # another process may have built it meanwhile
-        if cached is not None:
+        cached = cache.load_cached(target)  # another process may have built it meanwhile
+        if cached is not None and outdated(cached) is None:
             return cached
         cache.clean_stale(target)
-        cache.discard(target)  # a damaged or outdated folder (the log said why)
-        return make()
+        if cached is None:
+            cache.discard(target)  # a damaged folder (load_cached said why in the log)
+            return make()
+        aside = cache.temp_sibling(target, "trash")
+        os.rename(target, aside)
+        try:
+            made = make()
+        except BaseException:
+            if not target.exists():
+                os.rename(aside, target)
+            raise
+        cache.discard(aside)
+        return made
 
 
 def _from_hub(snapshot: HubSnapshot, target: Path, precision: str) -> ModelDirectory:
