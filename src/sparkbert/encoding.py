@@ -81,7 +81,7 @@ def encode(
     model : str or os.PathLike, default "bert_base_multilingual_cased"
         Anything ``BertSentenceEmbeddings.pretrained``
         takes. A sentence-transformers checkpoint gives what its own ``encode`` gives.
-    pooling : {"auto", "cls", "mean", "max", "pooler"}, default "auto"
+    pooling : {"auto", "cls", "mean", "max", "mean_sqrt_len", "weightedmean", "lasttoken", "pooler"}, default "auto"
         As ``BertSentenceEmbeddings.poolingStrategy``.
     normalize : bool, optional
         L2-normalise; by default what the checkpoint's configuration says, else False.

@@ -84,6 +84,23 @@ def test_auto_equals_sentence_transformers_in_12_languages(
 
 
 @pytest.mark.reference
+@pytest.mark.parametrize("pooling", ["mean_sqrt_len_tokens", "weightedmean", "lasttoken"])
+def test_every_sentence_transformers_pooling_mode_equals_its_encode(tmp_path: Path, pooling: str) -> None:
+    folder, reference_model = make_sentencepiece_checkpoint(
+        tmp_path / "ckpt", architecture="xlm-roberta", seed=7, pooling=pooling
+    )
+    model_dir = convert_checkpoint(folder, tmp_path / "model").path
+    texts = ud_sentences(3) + EDGE_TEXTS
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = reference_model.encode(texts, batch_size=16, convert_to_numpy=True)
+    ours = encode(texts, model=str(model_dir), batch_size=16)  # auto: the checkpoint's own mode
+    assert float(np.abs(ours - reference).max()) <= 1e-5
+    short = {"mean_sqrt_len_tokens": "mean_sqrt_len"}.get(pooling, pooling)
+    assert float(np.abs(encode(texts, model=str(model_dir), pooling=short) - ours).max()) <= 1e-6
+
+
+@pytest.mark.reference
 def test_token_vectors_equal_transformers(sentencepiece_model: tuple[Path, Path, Any]) -> None:
     """Each token's mean over the pieces covering its characters, from transformers' hidden states."""
     import torch

@@ -160,7 +160,7 @@ def make_parser() -> argparse.ArgumentParser:
         "--sentence-pooling",
         choices=SENTENCE_POOLINGS,
         default="auto",
-        help="--level sentence/document: the model's own (auto), cls, mean, max or pooler",
+        help="--level sentence/document: the model's own (auto) or a strategy of BertSentenceEmbeddings",
     )
     embed.add_argument(
         "--sentence-embeddings", action="store_true", help="also write one vector per sentence"

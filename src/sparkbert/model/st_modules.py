@@ -11,7 +11,7 @@ ONNX graph:
 | ``sentence_head.safetensors`` | ``pooler.dense.*`` (BERT's pooler) and ``dense.<i>.*`` layers |
 | manifest ``"sentence"`` | ``{"pooler": bool, "modules": {...} or null}`` (see below) |
 
-``modules`` holds ``pooling`` (``cls``, ``mean`` or ``max``), ``dense`` (one
+``modules`` holds ``pooling`` (one of ``SUPPORTED_POOLING``), ``dense`` (one
 ``{"activation", "in_features", "out_features", "bias"}`` per layer), ``normalize`` and
 ``max_seq_length`` (``sentence_bert_config.json``; ``null`` when absent).
 
@@ -60,7 +60,8 @@ _POOLING_KEYS = {
     "pooling_mode_weightedmean_tokens": "weightedmean",
     "pooling_mode_lasttoken": "lasttoken",
 }
-SUPPORTED_POOLING = ("cls", "mean", "max")
+#: Pooling modes sparkbert implements (all of sentence-transformers' single modes).
+SUPPORTED_POOLING = tuple(_POOLING_KEYS.values())
 #: ``Dense`` activations, by the class name sentence-transformers records.
 #: A module folder's files that a conversion reads (``2_Dense/model.safetensors``, ...).
 _MODULE_FILE = re.compile(r"[0-9]+_[A-Za-z]+/(?:config\.json|model\.safetensors)")
@@ -148,13 +149,15 @@ def _read_json(path: Path) -> Any:
 def _pooling(config: Mapping[str, Any], where: Path) -> str:
     mode = config.get("pooling_mode")  # sentence-transformers >= 5 writes the mode by name
     if isinstance(mode, (str, list)):
-        names = {"cls_token": "cls", "mean_tokens": "mean", "max_tokens": "max"}
+        names = {key.removeprefix("pooling_mode_"): name for key, name in _POOLING_KEYS.items()}
         modes = [names.get(m, m) for m in ([mode] if isinstance(mode, str) else mode)]
     else:
         modes = [name for key, name in _POOLING_KEYS.items() if config.get(key)]
     if len(modes) != 1 or modes[0] not in SUPPORTED_POOLING:
         raise InvalidParamError.for_param(
-            f"{where}: pooling mode", "+".join(modes) or None, "exactly one of 'cls', 'mean', 'max'"
+            f"{where}: pooling mode",
+            "+".join(modes) or None,
+            "exactly one of " + ", ".join(repr(m) for m in SUPPORTED_POOLING),
         )
     return modes[0]
 

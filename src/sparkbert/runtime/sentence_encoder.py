@@ -10,6 +10,9 @@ Each text is tokenized whole and cut into windows exactly as for token vectors
 | ``pooler`` | BERT's pooler on it: ``tanh(W · cls + b)`` |
 | ``mean`` | mean over every position of the attention mask: ``[CLS]``, each piece (taken from its owner window, ``assign_windows``), ``[SEP]`` |
 | ``max`` | element-wise max over the same positions |
+| ``mean_sqrt_len`` | their sum divided by the square root of their number |
+| ``weightedmean`` | their mean weighted by position, 1 for ``[CLS]`` up to n for ``[SEP]`` |
+| ``lasttoken`` | the last window's ``[SEP]`` |
 
 then the checkpoint's ``Dense`` layers (``auto`` only) and an optional L2 normalisation.
 A text that fits one window gives what sentence-transformers gives; a longer one is
@@ -37,7 +40,7 @@ from numpy.typing import NDArray
 
 from sparkbert.annotation import SENTENCE_EMBEDDINGS, Annotation
 from sparkbert.errors import InvalidParamError
-from sparkbert.model.st_modules import SENTENCE_HEAD_NAME, SentenceHead
+from sparkbert.model.st_modules import SENTENCE_HEAD_NAME, SUPPORTED_POOLING, SentenceHead
 from sparkbert.runtime.alignment import assign_windows, plan_windows
 from sparkbert.runtime.batching import make_batches, pad_batch
 from sparkbert.runtime.embedder import hidden_states, load_resources, locate_model
@@ -46,7 +49,7 @@ from sparkbert.runtime.tokenization import encode
 from sparkbert.settings import MAX_BATCH_PADDING
 
 #: Values of ``poolingStrategy``; ``auto`` is resolved on the driver by ``resolve_pooling``.
-SENTENCE_STRATEGIES = ("auto", "cls", "mean", "max", "pooler")
+SENTENCE_STRATEGIES = ("auto", *SUPPORTED_POOLING, "pooler")
 #: What ``auto`` may resolve to besides a plain strategy: the checkpoint's own chain.
 MODULES = "modules"
 
@@ -66,7 +69,7 @@ def resolve_pooling(requested: str, *, has_pooler: bool, modules_pooling: str | 
     >>> resolve_pooling("pooler", has_pooler=False, modules_pooling="mean")
     Traceback (most recent call last):
     ...
-    sparkbert.errors.InvalidParamError: Invalid value for param 'poolingStrategy': 'pooler'. Valid values: 'auto', 'cls', 'mean', 'max' (this model has no pooler weights; its own sentence-transformers pooling is 'mean').
+    sparkbert.errors.InvalidParamError: Invalid value for param 'poolingStrategy': 'pooler'. Valid values: 'auto', 'cls', 'mean', 'max', 'mean_sqrt_len', 'weightedmean', 'lasttoken' (this model has no pooler weights; its own sentence-transformers pooling is 'mean').
     """
     if requested not in SENTENCE_STRATEGIES:
         raise InvalidParamError.for_param("poolingStrategy", requested, SENTENCE_STRATEGIES)
@@ -111,9 +114,10 @@ def pool_sentence(
 ) -> NDArray[np.float64]:
     """Pool one text's window states (each ``(end - start + 2, hidden)``, ``[CLS]``/``[SEP]`` included).
 
-    ``cls`` and ``pooler`` take the first window's ``[CLS]``; ``mean``/``max`` take
-    ``[CLS]`` of the first window, every piece from its owner window and ``[SEP]`` of the
-    last, so one window gives exactly the positions of its attention mask.
+    ``cls`` and ``pooler`` take the first window's ``[CLS]``, ``lasttoken`` the last one's
+    ``[SEP]``; the others pool ``[CLS]`` of the first window, every piece from its owner
+    window and ``[SEP]`` of the last, so one window gives exactly the positions of its
+    attention mask.
 
     Examples
     --------
@@ -121,10 +125,17 @@ def pool_sentence(
     >>> w1 = np.array([[0.0], [5.0], [6.0], [7.0]])   # [CLS] p1 p2 [SEP]
     >>> pool_sentence([w0, w1], [(0, 2), (1, 3)], 3, "max").tolist()
     [7.0]
+
+    Positions [CLS] p0 p1 p2 [SEP] hold 0, 1, 2, 6, 7 and weigh 1 to 5 in ``weightedmean``:
+
+    >>> pool_sentence([w0, w1], [(0, 2), (1, 3)], 3, "weightedmean").tolist()  # (2+6+24+35) / 15
+    [4.466666666666667]
     """
     if strategy in ("cls", "pooler"):
         return np.asarray(states[0][0], dtype=np.float64)
-    if strategy not in ("mean", "max"):
+    if strategy == "lasttoken":
+        return np.asarray(states[-1][-1], dtype=np.float64)
+    if strategy not in ("mean", "max", "mean_sqrt_len", "weightedmean"):
         raise InvalidParamError.for_param("poolingStrategy", strategy, SENTENCE_STRATEGIES)
     width = states[0].shape[1]
     rows = np.empty((n_pieces + 2, width), dtype=np.float64)
@@ -135,7 +146,14 @@ def pool_sentence(
         for w, (start, _end) in enumerate(windows):
             pieces = np.nonzero(owner == w)[0]
             rows[1 + pieces] = states[w][1 + pieces - start]
-    return np.asarray(rows.mean(0) if strategy == "mean" else rows.max(0), dtype=np.float64)
+    if strategy == "max":
+        return np.asarray(rows.max(0), dtype=np.float64)
+    if strategy == "mean_sqrt_len":
+        return np.asarray(rows.sum(0) / np.sqrt(len(rows)), dtype=np.float64)
+    if strategy == "weightedmean":
+        weights = np.arange(1, len(rows) + 1, dtype=np.float64)
+        return np.asarray(weights @ rows / weights.sum(), dtype=np.float64)
+    return np.asarray(rows.mean(0), dtype=np.float64)
 
 
 def l2_normalize(vectors: NDArray[Any]) -> NDArray[np.float64]:

@@ -92,7 +92,7 @@ class BertSentenceEmbeddings(BertEmbeddings):  # type: ignore[misc]
 
     poolingStrategy: Param[str] = param(
         "poolingStrategy",
-        "auto (the checkpoint's own), cls, mean, max or pooler",
+        "auto (the checkpoint's own), cls, mean, max, mean_sqrt_len, weightedmean, lasttoken or pooler",
         choice(*SENTENCE_STRATEGIES),
         default="auto",
     )
