@@ -7,6 +7,7 @@ transformers' ``last_hidden_state`` for token vectors.
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,27 @@ def test_every_sentence_transformers_pooling_mode_equals_its_encode(tmp_path: Pa
     assert float(np.abs(ours - reference).max()) <= 1e-5
     short = {"mean_sqrt_len_tokens": "mean_sqrt_len"}.get(pooling, pooling)
     assert float(np.abs(encode(texts, model=str(model_dir), pooling=short) - ours).max()) <= 1e-6
+
+
+@pytest.mark.reference
+def test_do_lower_case_lowers_the_text_as_sentence_transformers_does(tmp_path: Path) -> None:
+    folder, _ = make_sentencepiece_checkpoint(tmp_path / "ckpt", architecture="bert", seed=9)
+    st_config = folder / "sentence_bert_config.json"
+    st_config.write_text(json.dumps({**json.loads(st_config.read_text()), "do_lower_case": True}))
+    texts = ["Hello World", "BERLIN IST GROSS.", "Ünïcode ÀÉÎ ÇA", *ud_sentences(2), *EDGE_TEXTS]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from sentence_transformers import SentenceTransformer
+
+        reference = SentenceTransformer(str(folder), device="cpu").encode(texts, convert_to_numpy=True)
+    model = convert_checkpoint(folder, tmp_path / "model")
+    assert model.manifest["cased"] is False
+    ours = encode(texts, model=str(model.path))
+    assert float(np.abs(ours - reference).max()) <= 1e-5
+    lowered = encode([t.lower() for t in texts[:3]], model=str(model.path))
+    assert float(np.abs(lowered - ours[:3]).max()) <= 1e-6  # case no longer matters
+    frame = embed(["Hello World"], str(model.path))
+    assert list(frame.token) == ["Hello", "World"]  # tokens keep the text as written
 
 
 @pytest.mark.reference

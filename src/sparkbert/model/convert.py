@@ -52,7 +52,7 @@ from sparkbert.model.st_modules import (
     sentence_files,
     sentence_info,
 )
-from sparkbert.model.tokenizer_files import prepare_tokenizer
+from sparkbert.model.tokenizer_files import lowercase_first, prepare_tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +165,9 @@ def convert_checkpoint(
         cased, tokenizer_names = prepare_tokenizer(
             folder, staging / TOKENIZER_NAME, vocab_size=spec.vocab_size
         )
+        if modules is not None and modules.lower_case:  # sentence-transformers' do_lower_case
+            lowercase_first(staging / TOKENIZER_NAME)
+            cased = False
         shutil.copyfile(folder / CONFIG_NAME, staging / CONFIG_NAME)
         listed = (p.relative_to(folder).as_posix() for p in folder.glob("*/*") if p.is_file())
         st_names = sentence_files([*(p.name for p in folder.iterdir()), *listed])

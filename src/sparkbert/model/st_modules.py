@@ -119,13 +119,15 @@ class SentenceModules:
     Examples
     --------
     >>> SentenceModules("cls", (), True, 512).describe()
-    {'pooling': 'cls', 'dense': [], 'normalize': True, 'max_seq_length': 512}
+    {'pooling': 'cls', 'dense': [], 'normalize': True, 'max_seq_length': 512, 'do_lower_case': False}
     """
 
     pooling: str
     dense: tuple[DenseLayer, ...]
     normalize: bool
     max_seq_length: int | None
+    #: ``do_lower_case`` of ``sentence_bert_config.json``: the converter makes the tokenizer lower-case
+    lower_case: bool = False
 
     def describe(self) -> dict[str, Any]:
         """Return the manifest's ``modules`` entry."""
@@ -134,6 +136,7 @@ class SentenceModules:
             "dense": [layer.describe() for layer in self.dense],
             "normalize": self.normalize,
             "max_seq_length": self.max_seq_length,
+            "do_lower_case": self.lower_case,
         }
 
 
@@ -252,13 +255,15 @@ def read_sentence_modules(checkpoint: Path) -> SentenceModules | None:
             normalize = True
     if pooling is None:
         raise InvalidParamError(f"{path} has no Pooling module; sparkbert needs one to read it")
-    max_seq_length = None
+    max_seq_length, lower_case = None, False
     st_config = Path(checkpoint) / ST_CONFIG_NAME
     if st_config.is_file():
         value = _read_json(st_config)
-        length = value.get("max_seq_length") if isinstance(value, dict) else None
+        value = value if isinstance(value, dict) else {}
+        length = value.get("max_seq_length")
         max_seq_length = length if isinstance(length, int) and not isinstance(length, bool) else None
-    return SentenceModules(pooling, tuple(dense), normalize, max_seq_length)
+        lower_case = value.get("do_lower_case") is True
+    return SentenceModules(pooling, tuple(dense), normalize, max_seq_length, lower_case)
 
 
 def sentence_files(names: Iterable[str]) -> list[str]:
@@ -335,6 +340,7 @@ class SentenceHead:
                 dense,
                 bool(described.get("normalize")),
                 described.get("max_seq_length"),
+                bool(described.get("do_lower_case", False)),
             )
         return cls(pooler, modules)
 

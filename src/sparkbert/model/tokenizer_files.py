@@ -89,6 +89,36 @@ def is_cased(tokenizer_json: Mapping[str, Any], tokenizer_config: Mapping[str, A
     return not lower
 
 
+def lowercase_first(path: Path) -> None:
+    """Make the ``tokenizer.json`` at ``path`` lower-case its input before anything else.
+
+    What sentence-transformers does for ``do_lower_case``: a ``Lowercase`` normalizer ahead of
+    the tokenizer's own, unless it already has one. Offsets still point into the original text.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from tokenizers import Tokenizer, models, normalizers
+    >>> path = Path(tempfile.mkdtemp()) / "tokenizer.json"
+    >>> tokenizer = Tokenizer(models.WordLevel({"hi": 0, "[UNK]": 1}, unk_token="[UNK]"))
+    >>> tokenizer.normalizer = normalizers.NFC()
+    >>> tokenizer.save(str(path))
+    >>> lowercase_first(path)
+    >>> [n["type"] for n in json.loads(path.read_text())["normalizer"]["normalizers"]]
+    ['Lowercase', 'NFC']
+    """
+    data = json.loads(path.read_text(encoding="utf-8"))
+    current = data.get("normalizer")
+    inner = current.get("normalizers", []) if current and current.get("type") == "Sequence" else [current]
+    if any(n and n.get("type") == "Lowercase" for n in inner):
+        return
+    data["normalizer"] = {
+        "type": "Sequence",
+        "normalizers": [{"type": "Lowercase"}, *(n for n in inner if n)],
+    }
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
 def _token(value: object, default: str) -> str:
     if isinstance(value, dict):
         value = value.get("content")
@@ -193,4 +223,4 @@ def prepare_tokenizer(checkpoint: Path, dest: Path, *, vocab_size: int) -> tuple
     return cased, sorted(used)
 
 
-__all__ = ["build_wordpiece_tokenizer", "is_cased", "prepare_tokenizer"]
+__all__ = ["build_wordpiece_tokenizer", "is_cased", "lowercase_first", "prepare_tokenizer"]
