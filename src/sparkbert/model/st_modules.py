@@ -12,8 +12,9 @@ ONNX graph:
 | manifest ``"sentence"`` | ``{"pooler": bool, "modules": {...} or null}`` (see below) |
 
 ``modules`` holds ``pooling`` (one of ``SUPPORTED_POOLING``), ``dense`` (one
-``{"activation", "in_features", "out_features", "bias"}`` per layer), ``normalize`` and
-``max_seq_length`` (``sentence_bert_config.json``; ``null`` when absent).
+``{"activation", "in_features", "out_features", "bias"}`` per layer), ``normalize``,
+``max_seq_length`` (``sentence_bert_config.json``; ``null`` when absent) and
+``do_lower_case`` (from the same file; the converter then makes the tokenizer lower-case).
 
 Examples
 --------
