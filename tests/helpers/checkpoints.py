@@ -225,6 +225,21 @@ def make_numpy_checkpoint(
     return out_dir
 
 
+def as_older_sparkbert_wrote_it(directory: Path, quantization: dict[str, Any] | None = None) -> None:
+    """Rewrite a model directory's manifest as an older sparkbert wrote it.
+
+    No ``graph_version`` (written before there were any), or, with ``quantization``, those
+    entries of another int8 recipe. Only ``manifest.json`` changes; it lists no checksum of itself.
+    """
+    path = Path(directory) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    if quantization is None:
+        del manifest["graph_version"]
+    else:
+        manifest["quantization"] = {**manifest["quantization"], **quantization}
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
 def ort_session(path: Path, *, threads: int = 2, optimized: Path | None = None) -> Any:
     """An ONNX Runtime CPU session with quiet logs."""
     import onnxruntime as ort

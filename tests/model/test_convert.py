@@ -17,6 +17,7 @@ import onnx
 import pytest
 from safetensors.numpy import load_file, save_file
 from tests.helpers.checkpoints import (
+    as_older_sparkbert_wrote_it,
     encode_batches,
     make_numpy_checkpoint,
     make_random_checkpoint,
@@ -344,21 +345,13 @@ def test_existing_output_is_reused_or_refused(tmp_path: Path) -> None:
         convert_checkpoint(folder, tmp_path / "other")
 
 
-def forget_graph_version(directory: Path) -> None:
-    """Make the manifest what a sparkbert before graph versions wrote: no ``graph_version``."""
-    path = directory / "manifest.json"
-    manifest = json.loads(path.read_text())
-    del manifest["graph_version"]
-    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-
-
 def test_output_converted_by_an_older_sparkbert_is_converted_again(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     folder = make_numpy_checkpoint(tmp_path / "ckpt")
     first = convert_checkpoint(folder, tmp_path / "out")
     assert first.manifest["graph_version"] == GRAPH_VERSIONS["fp32"] and outdated(first) is None
-    forget_graph_version(first.path)
+    as_older_sparkbert_wrote_it(first.path)
     old = ModelDirectory.load(first.path)
     assert outdated(old) == f"graph version 1; this sparkbert writes version {GRAPH_VERSIONS['fp32']}"
     with caplog.at_level(logging.INFO, logger="sparkbert.model.convert"):

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.helpers.checkpoints import as_older_sparkbert_wrote_it
 from tests.helpers.hub_server import FakeHub
 
 from sparkbert.errors import (
@@ -72,17 +73,6 @@ def _refuse_sockets(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     return attempts
-
-
-def _as_older_sparkbert_wrote_it(directory: Path, quantization: dict[str, object] | None = None) -> None:
-    """Rewrite the manifest as an older sparkbert wrote it: no graph version, or another int8 recipe."""
-    path = directory / "manifest.json"
-    manifest = json.loads(path.read_text())
-    if quantization is None:
-        del manifest["graph_version"]
-    else:
-        manifest["quantization"] = {**manifest["quantization"], **quantization}
-    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -290,7 +280,7 @@ def test_cached_model_of_an_older_sparkbert_is_converted_again_online_and_used_o
     fake_hub: FakeHub, commit: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     model = resolve_model(REPO)
-    _as_older_sparkbert_wrote_it(model.path)
+    as_older_sparkbert_wrote_it(model.path)
     fake_hub.clear_requests()
     with caplog.at_level(logging.WARNING, logger="sparkbert.model.resolve"):
         offline = resolve_model(REPO, local_files_only=True)
@@ -311,7 +301,7 @@ def test_outdated_cached_model_is_used_when_the_hub_cannot_be_reached(
     fake_hub: FakeHub, commit: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     model = resolve_model(REPO)
-    _as_older_sparkbert_wrote_it(model.path)
+    as_older_sparkbert_wrote_it(model.path)
     fake_hub.stop()  # not offline by any switch: the Hub is simply gone
     with caplog.at_level(logging.WARNING, logger="sparkbert.model.resolve"):
         again = resolve_model(REPO, revision=commit)
@@ -321,7 +311,7 @@ def test_outdated_cached_model_is_used_when_the_hub_cannot_be_reached(
 
 def test_outdated_cached_model_survives_a_failed_rebuild(fake_hub: FakeHub, commit: str) -> None:
     model = resolve_model(REPO)
-    _as_older_sparkbert_wrote_it(model.path)
+    as_older_sparkbert_wrote_it(model.path)
     fake_hub.corrupt(REPO, "model.safetensors")
     with pytest.raises(ModelIntegrityError, match="sha256"):
         resolve_model(REPO)
@@ -338,15 +328,15 @@ def test_cached_int8_of_an_older_recipe_is_quantized_again_from_the_current_fp32
 ) -> None:
     fp32 = resolve_model(REPO)
     int8 = resolve_model(REPO, precision="int8")
-    _as_older_sparkbert_wrote_it(int8.path, quantization={"gelu": "erf"})
+    as_older_sparkbert_wrote_it(int8.path, quantization={"gelu": "erf"})
     assert outdated(ModelDirectory.load(int8.path)) == "int8 recipe differs from today's default in gelu"
     fake_hub.clear_requests()
     again = resolve_model(REPO, precision="int8")
     assert again.path == int8.path and again.manifest["quantization"]["gelu"] == "tanh"
     assert fake_hub.requested_files(REPO) == []  # quantized from the cached fp32
     # an outdated fp32 is not quantized: the checkpoint is fetched again
-    _as_older_sparkbert_wrote_it(int8.path, quantization={"gelu": "erf"})
-    _as_older_sparkbert_wrote_it(fp32.path)
+    as_older_sparkbert_wrote_it(int8.path, quantization={"gelu": "erf"})
+    as_older_sparkbert_wrote_it(fp32.path)
     fake_hub.clear_requests()
     third = resolve_model(REPO, precision="int8")
     assert outdated(third) is None and third.manifest["graph_version"] == GRAPH_VERSIONS["fp32"]
@@ -383,13 +373,13 @@ def test_local_checkpoint_cached_by_an_older_sparkbert_is_converted_again(
     tiny_checkpoint: Path, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     model = resolve_model(tiny_checkpoint)
-    _as_older_sparkbert_wrote_it(model.path)
+    as_older_sparkbert_wrote_it(model.path)
     attempts = _refuse_sockets(monkeypatch)
     again = resolve_model(tiny_checkpoint)
     assert again.path == model.path and outdated(again) is None
     # a model directory of the user's own is theirs: used as it is, its int8 made once
     mine = shutil.copytree(model.path, tmp_path / "mine")
-    _as_older_sparkbert_wrote_it(mine)
+    as_older_sparkbert_wrote_it(mine)
     assert "graph_version" not in resolve_model(mine).manifest
     int8 = resolve_model(mine, precision="int8")
     stamp = (int8.path / "model.onnx").stat().st_mtime_ns

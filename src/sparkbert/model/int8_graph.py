@@ -219,8 +219,8 @@ def split_outlier_channels(
         for k, node in enumerate(act):
             inputs = []
             for name in node.input:
-                if name in rw.inits and rw.array(name).shape == (w_up.shape[1],):  # the bias
-                    bias = rw.array(name)
+                bias = rw.array(name) if name in rw.inits else None
+                if bias is not None and bias.shape == (w_up.shape[1],):  # the bias
                     inputs.append(rw.put(f"{p}.{k}.bias", bias[picked]))
                     bias[picked] = 0.0
                     rw.put(name, bias)

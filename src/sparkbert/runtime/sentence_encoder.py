@@ -135,7 +135,7 @@ def pool_sentence(
         return np.asarray(states[0][0], dtype=np.float64)
     if strategy == "lasttoken":
         return np.asarray(states[-1][-1], dtype=np.float64)
-    if strategy not in ("mean", "max", "mean_sqrt_len", "weightedmean"):
+    if strategy not in SUPPORTED_POOLING:  # the rest pool every position
         raise InvalidParamError.for_param("poolingStrategy", strategy, SENTENCE_STRATEGIES)
     width = states[0].shape[1]
     rows = np.empty((n_pieces + 2, width), dtype=np.float64)
