@@ -14,7 +14,8 @@ layout     keys
            (both must be ignored by the converter)
 =========  ======================================================================
 
-Needs torch and transformers (the ``test`` extra).
+:func:`make_distilbert_checkpoint` does the same for DistilBERT. Needs torch and
+transformers (the ``test`` extra).
 
 Examples
 --------
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 if TYPE_CHECKING:
+    import torch
     import transformers
 
 #: The mBERT tokenizer files in the repository's test data.
@@ -47,6 +49,31 @@ TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "spec
 def _vocab_size(tokenizer_dir: Path) -> int:
     with open(tokenizer_dir / "vocab.txt", encoding="utf-8") as f:
         return sum(1 for _ in f)
+
+
+def perturb(model: torch.nn.Module, seed: int, *, keep: str | None = None) -> torch.Generator:
+    """Set every parameter (but those whose name holds ``keep``) far from its initial value.
+
+    Noise of 0.2 around 0 (around 1 for LayerNorm gammas), so a wrong transpose, a swapped
+    LayerNorm or a missed bias shows; returns the generator for further draws.
+    """
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if keep is not None and keep in name:
+                continue
+            noise = torch.randn(param.shape, generator=generator) * 0.2
+            param.copy_(1.0 + noise if name.lower().endswith("norm.weight") else noise)
+    return generator
+
+
+def copy_tokenizer(tokenizer_dir: Path, out_dir: Path, names: tuple[str, ...] = TOKENIZER_FILES) -> None:
+    """Copy those of ``names`` that ``tokenizer_dir`` has into ``out_dir``."""
+    for name in names:
+        if (tokenizer_dir / name).is_file():
+            shutil.copyfile(tokenizer_dir / name, out_dir / name)
 
 
 def make_random_checkpoint(
@@ -107,11 +134,7 @@ def make_random_checkpoint(
     )
     torch.manual_seed(seed)
     model = BertModel(config).eval()
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            noise = torch.randn(param.shape, generator=generator) * 0.2
-            param.copy_(1.0 + noise if "LayerNorm.weight" in name else noise)
+    generator = perturb(model, seed)
     if layout == "hf":
         model.save_pretrained(out_dir)
     else:
@@ -129,10 +152,59 @@ def make_random_checkpoint(
         config_dict = config.to_dict()
         config_dict["architectures"] = ["BertForPreTraining"]
         (out_dir / "config.json").write_text(json.dumps(config_dict, indent=2, sort_keys=True) + "\n")
-    for name in TOKENIZER_FILES:
-        if (tokenizer_dir / name).is_file():
-            shutil.copyfile(tokenizer_dir / name, out_dir / name)
+    copy_tokenizer(tokenizer_dir, out_dir)
     return out_dir, model
+
+
+def make_distilbert_checkpoint(
+    out_dir: Path,
+    *,
+    head: Literal["model", "masked_lm"] = "model",
+    seed: int = 0,
+    n_layers: int = 2,
+    dim: int = 32,
+    n_heads: int = 4,
+    hidden_dim: int = 64,
+    max_position_embeddings: int = 512,
+    sinusoidal_pos_embds: bool = False,
+    activation: str = "gelu",
+    tokenizer_dir: Path = MBERT_TOKENIZER_DIR,
+) -> tuple[Path, transformers.DistilBertModel]:
+    """Write a random-weight DistilBERT checkpoint (``save_pretrained``); return it and its encoder.
+
+    ``head="model"`` saves a ``DistilBertModel`` (keys ``transformer.layer.N...``),
+    ``"masked_lm"`` a ``DistilBertForMaskedLM`` as distilbert-base-multilingual-cased is
+    published (``distilbert.`` prefix, ``vocab_*`` head to ignore). With
+    ``sinusoidal_pos_embds`` the position table keeps its fixed sinusoids (not randomised).
+    The mBERT tokenizer files are copied as for :func:`make_random_checkpoint`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder, model = make_distilbert_checkpoint(Path(tempfile.mkdtemp()) / "ckpt", n_layers=1)
+    >>> json.loads((folder / "config.json").read_text())["model_type"], type(model).__name__
+    ('distilbert', 'DistilBertModel')
+    """
+    import torch
+    from transformers import DistilBertConfig, DistilBertForMaskedLM, DistilBertModel
+
+    config = DistilBertConfig(
+        vocab_size=_vocab_size(tokenizer_dir),
+        dim=dim,
+        n_layers=n_layers,
+        n_heads=n_heads,
+        hidden_dim=hidden_dim,
+        max_position_embeddings=max_position_embeddings,
+        sinusoidal_pos_embds=sinusoidal_pos_embds,
+        activation=activation,
+    )
+    torch.manual_seed(seed)
+    model = (DistilBertModel if head == "model" else DistilBertForMaskedLM)(config).eval()
+    perturb(model, seed, keep="position_embeddings" if sinusoidal_pos_embds else None)
+    out_dir = Path(out_dir)
+    model.save_pretrained(out_dir)
+    copy_tokenizer(tokenizer_dir, out_dir)
+    return out_dir, model if head == "model" else model.distilbert
 
 
 def make_numpy_checkpoint(
@@ -219,9 +291,7 @@ def make_numpy_checkpoint(
         "pad_token_id": 0,
     }
     (out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    for name in tokenizer_files:
-        if (tokenizer_dir / name).is_file():
-            shutil.copyfile(tokenizer_dir / name, out_dir / name)
+    copy_tokenizer(tokenizer_dir, out_dir, tokenizer_files)
     return out_dir
 
 

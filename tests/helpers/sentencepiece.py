@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Literal
 
-from tests.helpers.checkpoints import ud_sentences
+from tests.helpers.checkpoints import perturb, ud_sentences
 
 #: XLM-R's control tokens, in XLM-R's id order (``<mask>`` is appended after the pieces).
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
@@ -95,11 +95,7 @@ def make_sentencepiece_checkpoint(
             max_position_embeddings=130, type_vocab_size=1, pad_token_id=1, layer_norm_eps=1e-5, **shape
         )
         model = XLMRobertaModel(config).eval()
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            noise = torch.randn(param.shape, generator=generator) * 0.2
-            param.copy_(1.0 + noise if "LayerNorm.weight" in name else noise)
+    perturb(model, seed)
     model.save_pretrained(str(base), safe_serialization=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

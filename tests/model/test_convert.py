@@ -19,6 +19,7 @@ from safetensors.numpy import load_file, save_file
 from tests.helpers.checkpoints import (
     as_older_sparkbert_wrote_it,
     encode_batches,
+    make_distilbert_checkpoint,
     make_numpy_checkpoint,
     make_random_checkpoint,
     ort_session,
@@ -64,6 +65,17 @@ def max_diff_on_tokens(ours: np.ndarray, theirs: np.ndarray, mask: np.ndarray) -
 
 def run(directory: ModelDirectory, batch: dict[str, np.ndarray]) -> np.ndarray:
     return np.asarray(ort_session(directory.onnx_path).run(None, batch)[0])
+
+
+def graph_of(folder: Path, out: Path, *, fused: bool = True) -> Path:
+    """Convert ``folder`` into ``out``: the converter's fused ``model.onnx``, or the standard-op graph."""
+    if fused:
+        return convert_checkpoint(folder, out).onnx_path
+    out.mkdir(parents=True)
+    with CheckpointWeights(folder) as weights, ExternalDataWriter(out / "model.onnx.data") as writer:
+        graph = build_bert_graph(read_config(folder)[1], weights.get, writer, fused=False)
+    (out / "model.onnx").write_bytes(graph.SerializeToString())
+    return out / "model.onnx"
 
 
 # -- fidelity to transformers -------------------------------------------------------------
@@ -120,14 +132,7 @@ def test_matches_transformers_with_other_activations(tmp_path: Path, hidden_act:
     folder, model = make_random_checkpoint(
         tmp_path / "ckpt", seed=5, num_hidden_layers=2, intermediate_size=96, hidden_act=hidden_act
     )
-    if fused:
-        path = convert_checkpoint(folder, tmp_path / "out").onnx_path
-    else:
-        path = tmp_path / "std.onnx"
-        spec = read_config(folder)[1]
-        with CheckpointWeights(folder) as weights, ExternalDataWriter(tmp_path / "std.onnx.data") as writer:
-            graph = build_bert_graph(spec, weights.get, writer, fused=False)
-        path.write_bytes(graph.SerializeToString())
+    path = graph_of(folder, tmp_path / "out", fused=fused)
     ops = {n.op_type for n in onnx.load(str(path), load_external_data=False).graph.node}
     op = {"gelu_new": "FastGelu", "gelu_pytorch_tanh": "FastGelu", "quick_gelu": "QuickGelu"}.get(hidden_act)
     assert (op in ops) == fused if op else {"relu": "Relu", "silu": "Sigmoid"}[hidden_act] in ops
@@ -135,6 +140,51 @@ def test_matches_transformers_with_other_activations(tmp_path: Path, hidden_act:
     batch = random_batch(6, model.config.vocab_size, [40, 9, 3])
     ours = np.asarray(session.run(None, batch)[0])
     assert max_diff_on_tokens(ours, reference(model, batch), batch["attention_mask"]) <= TOLERANCE
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize(
+    ("head", "sinusoidal", "activation", "fused"),
+    [("model", False, "gelu", True), ("masked_lm", True, "relu", True), ("masked_lm", False, "gelu", False)],
+    ids=["model", "masked-lm-sinusoidal-relu", "masked-lm-standard-graph"],
+)
+def test_distilbert_matches_transformers(
+    tmp_path: Path, head: str, sinusoidal: bool, activation: str, fused: bool
+) -> None:
+    """DistilBERT: BERT's encoder under other names, no token types; both published key layouts."""
+    folder, model = make_distilbert_checkpoint(
+        tmp_path / "ckpt",
+        head=head,  # type: ignore[arg-type]
+        seed=11,
+        n_layers=3,
+        sinusoidal_pos_embds=sinusoidal,
+        activation=activation,
+    )
+    session = ort_session(graph_of(folder, tmp_path / "out", fused=fused))
+    vocab = model.config.vocab_size
+    for batch in (random_batch(0, vocab, [5, 17, 12, 3], 1), random_batch(1, vocab, [512, 40], 1)):
+        ours = np.asarray(session.run(None, batch)[0])
+        theirs = reference(model, {k: v for k, v in batch.items() if k != "token_type_ids"})
+        assert max_diff_on_tokens(ours, theirs, batch["attention_mask"]) <= TOLERANCE
+
+
+def test_distilbert_errors_name_its_own_fields_and_weights(tmp_path: Path) -> None:
+    folder, _ = make_distilbert_checkpoint(tmp_path / "ckpt", head="masked_lm", n_layers=1)
+    tensors = load_file(str(folder / "model.safetensors"))
+    del tensors["distilbert.transformer.layer.0.ffn.lin1.bias"]
+    save_file(tensors, str(folder / "model.safetensors"))
+    with pytest.raises(
+        ModelIntegrityError, match=r"intermediate\.dense\.bias.*transformer\.layer\.0\.ffn\.lin1\.bias"
+    ):
+        convert_checkpoint(folder, tmp_path / "out")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "n_heads": 5}))
+    with pytest.raises(ModelIntegrityError, match=r"dim 32 is not a multiple of n_heads 5"):
+        convert_checkpoint(folder, tmp_path / "out")
+    (folder / "config.json").write_text(json.dumps({**config, "activation": "mish"}))
+    with pytest.raises(InvalidParamError, match=r"config\.json: activation.*'mish'"):
+        convert_checkpoint(folder, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.reference
@@ -188,18 +238,11 @@ def test_graph_io_and_single_external_data_file(minilm_fp32: ModelDirectory) -> 
 
 def test_standard_op_graph_computes_the_same(tmp_path: Path) -> None:
     folder = make_numpy_checkpoint(tmp_path / "ckpt", type_vocab_size=3)
-    _, spec = read_config(folder)
-    (tmp_path / "standard").mkdir()
-    with (
-        CheckpointWeights(folder) as weights,
-        ExternalDataWriter(tmp_path / "standard" / "model.onnx.data") as writer,
-    ):
-        model = build_bert_graph(spec, weights.get, writer, fused=False)
-    (tmp_path / "standard" / "model.onnx").write_bytes(model.SerializeToString())
-    assert not any(node.domain for node in model.graph.node)  # standard ONNX only
-    onnx.checker.check_model(str(tmp_path / "standard" / "model.onnx"), full_check=True)
-    batch = random_batch(6, spec.vocab_size, [30, 11, 2], type_vocab_size=3)
-    standard = ort_session(tmp_path / "standard" / "model.onnx").run(None, batch)[0]
+    path = graph_of(folder, tmp_path / "standard", fused=False)
+    assert not any(node.domain for node in onnx.load(str(path)).graph.node)  # standard ONNX only
+    onnx.checker.check_model(str(path), full_check=True)
+    batch = random_batch(6, read_config(folder)[1].vocab_size, [30, 11, 2], type_vocab_size=3)
+    standard = ort_session(path).run(None, batch)[0]
     fused = run(convert_checkpoint(folder, tmp_path / "fused"), batch)
     assert max_diff_on_tokens(fused, standard, batch["attention_mask"]) <= TOLERANCE
 
@@ -294,7 +337,7 @@ def test_misshapen_weight_is_named(tmp_path: Path) -> None:
     ("field", "value", "valid"),
     [
         ("hidden_act", "mish", "'gelu', 'gelu_python', 'gelu_new'"),
-        ("model_type", "distilbert", "'bert', 'roberta', 'xlm-roberta'"),
+        ("model_type", "albert", "'bert', 'roberta', 'xlm-roberta', 'distilbert'"),
         ("position_embedding_type", "relative_key", "'absolute'"),
     ],
 )

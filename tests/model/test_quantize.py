@@ -7,7 +7,13 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from tests.helpers.checkpoints import encode_batches, make_numpy_checkpoint, ort_session, ud_sentences
+from tests.helpers.checkpoints import (
+    encode_batches,
+    make_distilbert_checkpoint,
+    make_numpy_checkpoint,
+    ort_session,
+    ud_sentences,
+)
 
 from sparkbert.errors import InvalidParamError
 from sparkbert.model.convert import convert_checkpoint
@@ -107,6 +113,27 @@ def test_int8_of_other_activations_moves_their_outliers_and_keeps_fidelity(
     side = {n.op_type for n in graph.node if n.name.startswith("encoder.layer.0.ffn_outliers.")}
     assert op in side and "MatMul" in side  # the float32 side path computes the same activation
     assert int8.manifest["quantization"]["fp32_outlier_channels"] == 2
+    cosines = ud_cosines(fp32, int8.onnx_path, per_language=10)
+    assert cosines.mean() >= 0.99
+    assert cosines.min() >= 0.95
+
+
+@pytest.mark.reference
+def test_int8_of_distilbert_keeps_fidelity(tmp_path: Path) -> None:
+    """The recipe finds DistilBERT's GEMMs under the converter's names like BERT's."""
+    folder, _ = make_distilbert_checkpoint(
+        tmp_path / "ckpt", head="masked_lm", seed=3, n_layers=2, dim=64, hidden_dim=256
+    )
+    fp32 = convert_checkpoint(folder, tmp_path / "fp32")
+    int8 = convert_checkpoint(folder, tmp_path / "int8", precision="int8")
+    assert (int8.precision, int8.manifest["model_type"], int8.manifest["type_vocab_size"]) == (
+        "int8",
+        "distilbert",
+        1,
+    )
+    ops = [n.op_type for n in onnx.load(str(int8.onnx_path), load_external_data=False).graph.node]
+    assert ops.count("QAttention") == 2
+    assert ops.count("DynamicQuantizeMatMul") + ops.count("MatMulInteger") == 3 * 2  # every dense GEMM
     cosines = ud_cosines(fp32, int8.onnx_path, per_language=10)
     assert cosines.mean() >= 0.99
     assert cosines.min() >= 0.95

@@ -10,7 +10,12 @@ accepted and mapped to one canonical name:
 | ``embeddings.LayerNorm.weight`` (``save_pretrained``) | ``embeddings.LayerNorm.weight`` |
 | ``bert.pooler.dense.weight`` (both layouts) | ``pooler.dense.weight`` (optional) |
 | ``roberta.encoder.layer.0...`` (XLM-RoBERTa heads) | ``encoder.layer.0...`` |
-| ``cls.*``, ``*.position_ids`` | ignored |
+| ``distilbert.transformer.layer.0.attention.q_lin.weight`` (DistilBERT) | ``encoder.layer.0.attention.self.query.weight`` |
+| ``cls.*``, ``vocab_*``, ``*.position_ids`` | ignored |
+
+DistilBERT is BERT's encoder without token types and under other names (see
+``DISTILBERT_NAMES``); its config spells the sizes ``dim``, ``n_layers``, ``n_heads``,
+``hidden_dim`` and the activation ``activation``.
 
 Pickle-based weights (``pytorch_model.bin``, ``.pt``, ``.ckpt``) are refused: unpickling
 runs code.
@@ -62,10 +67,31 @@ ACTIVATIONS = {
     "swish": "silu",
 }
 SUPPORTED_ACTIVATIONS = tuple(ACTIVATIONS)
-#: ``model_type`` values the converter implements: BERT, and the RoBERTa family, the same encoder
-#: with positions numbered from ``pad_token_id + 1`` (xlm-roberta-base and models fine-tuned from it).
-SUPPORTED_MODEL_TYPES = ("bert", "roberta", "xlm-roberta")
+#: ``model_type`` values the converter implements: BERT; the RoBERTa family, the same encoder
+#: with positions numbered from ``pad_token_id + 1`` (xlm-roberta-base and models fine-tuned from it);
+#: DistilBERT, the same encoder without token types (distilbert-base-multilingual-cased).
+SUPPORTED_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "distilbert")
 _ROBERTA_TYPES = ("roberta", "xlm-roberta")
+#: DistilBERT's config fields under the names ``BertConfig`` gives them.
+_DISTILBERT_CONFIG = {
+    "dim": "hidden_size",
+    "n_layers": "num_hidden_layers",
+    "n_heads": "num_attention_heads",
+    "hidden_dim": "intermediate_size",
+    "activation": "hidden_act",
+}
+#: DistilBERT's weight names (inside ``transformer.layer.N``) and their ``BertModel`` names.
+DISTILBERT_NAMES = (
+    ("transformer.layer.", "encoder.layer."),
+    (".attention.q_lin.", ".attention.self.query."),
+    (".attention.k_lin.", ".attention.self.key."),
+    (".attention.v_lin.", ".attention.self.value."),
+    (".attention.out_lin.", ".attention.output.dense."),
+    (".sa_layer_norm.", ".attention.output.LayerNorm."),
+    (".ffn.lin1.", ".intermediate.dense."),
+    (".ffn.lin2.", ".output.dense."),
+    (".output_layer_norm.", ".output.LayerNorm."),
+)
 
 
 _C = TypeVar("_C", bound="Closing")
@@ -114,6 +140,13 @@ class BertSpec:
     ...     "max_position_embeddings": 514, "type_vocab_size": 1, "pad_token_id": 1})
     >>> xlmr.position_offset, xlmr.max_positions
     (2, 512)
+
+    DistilBERT's config names the same sizes differently and has no token types:
+
+    >>> distil = BertSpec.from_config({"model_type": "distilbert", "vocab_size": 100, "dim": 8,
+    ...     "n_layers": 1, "n_heads": 2, "hidden_dim": 16, "max_position_embeddings": 32})
+    >>> distil.hidden_size, distil.intermediate_size, distil.token_types
+    (8, 16, False)
     """
 
     vocab_size: int
@@ -129,6 +162,8 @@ class BertSpec:
     model_type: str = "bert"
     #: the FFN's activation function (a value of ``ACTIVATIONS``)
     activation: str = "gelu"
+    #: whether the checkpoint has a token-type table (DistilBERT has none: one zero row stands in)
+    token_types: bool = True
 
     @property
     def max_positions(self) -> int:
@@ -156,8 +191,13 @@ class BertSpec:
         """
         model_type = config.get("model_type", "bert")
         _require(config, "model_type", model_type, SUPPORTED_MODEL_TYPES, where)
+        own: dict[str, str] = {}  # BertConfig's field name -> the config's own, for errors
+        if model_type == "distilbert":  # its LayerNorms use 1e-12 whatever the config says
+            config = {**config, "type_vocab_size": 1, "layer_norm_eps": 1e-12}
+            config.update((bert, config[name]) for name, bert in _DISTILBERT_CONFIG.items() if name in config)
+            own = {bert: name for name, bert in _DISTILBERT_CONFIG.items()}
         hidden_act = config.get("hidden_act", "gelu")
-        _require(config, "hidden_act", hidden_act, SUPPORTED_ACTIVATIONS, where)
+        _require(config, own.get("hidden_act", "hidden_act"), hidden_act, SUPPORTED_ACTIVATIONS, where)
         position = config.get("position_embedding_type", "absolute")
         _require(config, "position_embedding_type", position, ("absolute",), where)
         _require(config, "is_decoder", bool(config.get("is_decoder", False)), (False,), where)
@@ -173,12 +213,14 @@ class BertSpec:
         ):
             value = config.get(field, 2 if field == "type_vocab_size" else None)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ModelIntegrityError(f"{where}: {field!r} must be a positive integer, got {value!r}")
+                name = own.get(field, field)
+                raise ModelIntegrityError(f"{where}: {name!r} must be a positive integer, got {value!r}")
             sizes[field] = value
         if sizes["hidden_size"] % sizes["num_attention_heads"]:
             raise ModelIntegrityError(
-                f"{where}: hidden_size {sizes['hidden_size']} is not a multiple of "
-                f"num_attention_heads {sizes['num_attention_heads']}"
+                f"{where}: {own.get('hidden_size', 'hidden_size')} {sizes['hidden_size']} is not a "
+                f"multiple of {own.get('num_attention_heads', 'num_attention_heads')} "
+                f"{sizes['num_attention_heads']}"
             )
         eps = config.get("layer_norm_eps", 1e-12)
         if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not 0 < eps < 1:
@@ -201,6 +243,7 @@ class BertSpec:
             position_offset=offset,
             model_type=model_type,
             activation=ACTIVATIONS[hidden_act],
+            token_types=model_type != "distilbert",
             **sizes,
         )
 
@@ -240,8 +283,15 @@ def canonical_key(key: str) -> str | None:
     'pooler.dense.weight'
     >>> canonical_key("roberta.encoder.layer.0.output.dense.bias")
     'encoder.layer.0.output.dense.bias'
+    >>> canonical_key("distilbert.transformer.layer.5.ffn.lin2.weight")
+    'encoder.layer.5.output.dense.weight'
+    >>> canonical_key("vocab_projector.bias") is None
+    True
     """
-    name = key.removeprefix("bert.").removeprefix("roberta.")
+    name = key.removeprefix("bert.").removeprefix("roberta.").removeprefix("distilbert.")
+    if name.startswith("transformer.layer."):
+        for theirs, ours in DISTILBERT_NAMES:
+            name = name.replace(theirs, ours)
     if not name.startswith(("embeddings.", "encoder.", "pooler.")) or name.endswith("position_ids"):
         return None
     return name.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias")
@@ -408,9 +458,14 @@ class CheckpointWeights(Closing):
         sparkbert.errors.ModelIntegrityError: ...: 'embeddings.LayerNorm.bias' has shape (4,), the config implies (8,)
         """
         if name not in self._keys:
-            legacy = "bert." + name.replace("LayerNorm.weight", "LayerNorm.gamma").replace(
-                "LayerNorm.bias", "LayerNorm.beta"
-            )
+            if any(key.startswith(("transformer.", "distilbert.")) for _, key, _ in self._keys.values()):
+                legacy = name  # a DistilBERT checkpoint: name the weight as it spells it
+                for theirs, ours in DISTILBERT_NAMES:
+                    legacy = legacy.replace(ours, theirs)
+            else:
+                legacy = "bert." + name.replace("LayerNorm.weight", "LayerNorm.gamma").replace(
+                    "LayerNorm.bias", "LayerNorm.beta"
+                )
             raise ModelIntegrityError(
                 f"{self.checkpoint}: weight {name!r} (or {legacy!r}) is missing from {', '.join(self.files)}"
             )
@@ -437,6 +492,7 @@ def _read_bf16(path: Path, key: str, shape: tuple[int, ...]) -> NDArray[np.float
 
 __all__ = [
     "ACTIVATIONS",
+    "DISTILBERT_NAMES",
     "SUPPORTED_ACTIVATIONS",
     "SUPPORTED_MODEL_TYPES",
     "BertSpec",

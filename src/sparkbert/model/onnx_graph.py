@@ -256,9 +256,12 @@ def _embeddings(g: _Graph, spec: BertSpec, get: WeightGetter, *, fused: bool) ->
     word = g.weight("word_embeddings", get("embeddings.word_embeddings.weight", (spec.vocab_size, h)))
     table = get("embeddings.position_embeddings.weight", (spec.max_position_embeddings, h))
     pos = g.weight("position_embeddings", table[spec.position_offset :])  # RoBERTa: from pad + 1
-    seg = g.weight(
-        "token_type_embeddings", get("embeddings.token_type_embeddings.weight", (spec.type_vocab_size, h))
+    types = (
+        get("embeddings.token_type_embeddings.weight", (spec.type_vocab_size, h))
+        if spec.token_types
+        else np.zeros((spec.type_vocab_size, h), np.float32)  # DistilBERT: no token types
     )
+    seg = g.weight("token_type_embeddings", types)
     gamma = g.weight("embeddings_ln_gamma", get("embeddings.LayerNorm.weight", (h,)))
     beta = g.weight("embeddings_ln_beta", get("embeddings.LayerNorm.bias", (h,)))
     if fused:
