@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,6 +41,7 @@ from sparkbert.model.directory import (
     check_file_name,
     existing_output,
     file_entry,
+    replace_directory,
     write_model_directory,
 )
 from sparkbert.model.onnx_graph import GRAPH_VERSIONS, ExternalDataWriter, build_bert_graph
@@ -123,7 +124,7 @@ def convert_checkpoint(
         if reason is None:
             return existing
         logger.info("%s is not what this sparkbert converts (%s); converting it again", out, reason)
-        return _replace(
+        return replace_directory(
             out,
             lambda path: convert_checkpoint(
                 folder,
@@ -225,21 +226,6 @@ def outdated(directory: ModelDirectory) -> str | None:
         if changed:
             return f"int8 recipe differs from today's default in {', '.join(changed)}"
     return None
-
-
-def _replace(out: Path, make: Callable[[Path], ModelDirectory]) -> ModelDirectory:
-    """Make a model directory beside ``out`` with ``make(path)``, then swap it into place."""
-    scratch = temp_sibling(out, "tmp")
-    scratch.mkdir(parents=True)
-    try:
-        make(scratch / "new")
-        os.rename(out, scratch / "old")
-        os.rename(scratch / "new", out)
-    finally:
-        if not out.exists() and (scratch / "old").exists():
-            os.rename(scratch / "old", out)  # the swap failed half way: put the old one back
-        shutil.rmtree(scratch, ignore_errors=True)
-    return ModelDirectory.load(out, verify=False)
 
 
 def _graph_precision(precision: str) -> Literal["fp32", "fp16"]:

@@ -388,6 +388,39 @@ def write_model_directory(
             shutil.rmtree(staging, ignore_errors=True)
 
 
+def replace_directory(target: Path, make: Callable[[Path], object]) -> ModelDirectory:
+    """Build a replacement of the model directory ``target`` with ``make(path)``, then swap it in.
+
+    The old folder stays in place until the new one is complete and is put back if the
+    swap fails half way; a failing ``make`` leaves it untouched. Returns the new directory.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> old = Path(tempfile.mkdtemp()) / "m"
+    >>> old.mkdir()
+    >>> _ = (old / "manifest.json").write_text("the old one")
+    >>> def fail(path):
+    ...     raise RuntimeError("conversion failed")
+    >>> try:
+    ...     replace_directory(old, fail)
+    ... except RuntimeError:
+    ...     (old / "manifest.json").read_text(), sorted(p.name for p in old.parent.iterdir())
+    ('the old one', ['m'])
+    """
+    scratch = temp_sibling(target, "tmp")
+    scratch.mkdir(parents=True)
+    try:
+        make(scratch / "new")
+        os.rename(target, scratch / "old")
+        os.rename(scratch / "new", target)
+    finally:
+        if not target.exists() and (scratch / "old").exists():
+            os.rename(scratch / "old", target)  # the swap failed half way: put the old one back
+        shutil.rmtree(scratch, ignore_errors=True)
+    return ModelDirectory.load(target, verify=False)
+
+
 __all__ = [  # the format's names are re-exported for older imports; new code imports sparkbert.model.format
     "CONFIG_NAME",
     "FORMAT_TAG",
@@ -405,6 +438,7 @@ __all__ = [  # the format's names are re-exported for older imports; new code im
     "is_checkpoint",
     "is_model_directory",
     "open_model_directory",
+    "replace_directory",
     "sha256_file",
     "write_model_directory",
 ]

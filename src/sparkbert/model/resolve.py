@@ -47,6 +47,7 @@ from sparkbert.model.directory import (
     ModelDirectory,
     is_checkpoint,
     is_model_directory,
+    replace_directory,
     sha256_file,
 )
 from sparkbert.model.tokenizer_files import TOKENIZER_FILES
@@ -231,7 +232,7 @@ def _resolve_hub(
         return cached
     hub.plan_files(snapshot)  # refuse pickles / missing files before taking any lock
     target = cache.target_dir(home, repo_id, snapshot.commit, precision)
-    result = _build(target, lambda: _from_hub(snapshot, target, precision))
+    result = _build(target, lambda out: _from_hub(snapshot, out, precision, target.parent / "fp32"))
     if wanted != snapshot.commit:
         cache.write_ref(repo, wanted, snapshot.commit)
     return result
@@ -257,13 +258,14 @@ def _current(
 
 def _build(
     target: Path,
-    make: Callable[[], ModelDirectory],
+    make: Callable[[Path], ModelDirectory],
     outdated: Callable[[ModelDirectory], str | None] = _outdated,
 ) -> ModelDirectory:
-    """Return the cached ``target``, or build it once under its lock (again, if ``outdated``).
+    """Return the cached ``target``, or build it once under its lock with ``make(target)``.
 
-    A damaged folder is deleted first; an outdated one is kept aside until its replacement is
-    built, and put back if the build fails (it still works, offline too).
+    A damaged folder is deleted first; an outdated one stays until its replacement is built
+    beside it (``replace_directory``), and stays for good if the build fails (it still works,
+    offline too).
     """
     cached = _current(target, outdated)
     if cached is not None:
@@ -275,32 +277,24 @@ def _build(
         cache.clean_stale(target)
         if cached is None:
             cache.discard(target)  # a damaged folder (load_cached said why in the log)
-            return make()
-        aside = cache.temp_sibling(target, "trash")
-        os.rename(target, aside)
-        try:
-            made = make()
-        except BaseException:
-            if not target.exists():
-                os.rename(aside, target)
-            raise
-        cache.discard(aside)
-        return made
+            return make(target)
+        return replace_directory(target, make)
 
 
-def _from_hub(snapshot: HubSnapshot, target: Path, precision: str) -> ModelDirectory:
+def _from_hub(snapshot: HubSnapshot, out: Path, precision: str, fp32_dir: Path) -> ModelDirectory:
+    """Make ``out``: quantized from the cached ``fp32_dir`` when that serves, else downloaded and converted."""
     from sparkbert.model import hub
     from sparkbert.model.convert import convert_checkpoint
 
-    derived = _derive_from_fp32(target.parent / "fp32", target, precision)
+    derived = _derive_from_fp32(fp32_dir, out, precision)
     if derived is not None:
         return derived
-    staging = cache.temp_sibling(target, "download")
+    staging = cache.temp_sibling(out, "download")
     try:
         published = hub.download_checkpoint(snapshot, staging)
         return convert_checkpoint(
             staging,
-            target,
+            out,
             precision=precision,
             source=snapshot.repo_id,
             revision=snapshot.commit,
@@ -365,7 +359,7 @@ def _resolve_local(path: Path, precision: str, home: Path) -> ModelDirectory:
             made = int8.manifest.get("quantization")
             return None if made == int8_settings(directory, Int8Recipe()) else "another int8 recipe"
 
-        return _build(target, lambda: quantize_int8(directory, target), recipe_outdated)
+        return _build(target, lambda out: quantize_int8(directory, out), recipe_outdated)
     if not is_checkpoint(path):
         from sparkbert.model.checkpoint import weight_files
 
@@ -379,7 +373,7 @@ def _resolve_local(path: Path, precision: str, home: Path) -> ModelDirectory:
     origin = str(path.resolve())
     return _build(
         target,
-        lambda: convert_checkpoint(path, target, precision=precision, source=origin, source_sha256=digests),
+        lambda out: convert_checkpoint(path, out, precision=precision, source=origin, source_sha256=digests),
     )
 
 
