@@ -53,7 +53,7 @@ def make_sentencepiece_checkpoint(
     seed: int = 0,
     num_hidden_layers: int = 2,
     hidden_size: int = 32,
-    pooling: str = "mean",
+    pooling: str | tuple[str, ...] = "mean",
 ) -> tuple[Path, Any]:
     """Write a sentence-transformers checkpoint (Transformer → Pooling) with a SentencePiece tokenizer.
 

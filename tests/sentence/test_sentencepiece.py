@@ -102,6 +102,65 @@ def test_every_sentence_transformers_pooling_mode_equals_its_encode(tmp_path: Pa
 
 
 @pytest.mark.reference
+@pytest.mark.parametrize("dense", [False, True], ids=["concatenated", "concatenated-then-dense"])
+def test_several_pooling_modes_are_concatenated_as_sentence_transformers_does(
+    sentencepiece_model: tuple[Path, Path, Any], tmp_path: Path, dense: bool
+) -> None:
+    """``pooling_mode`` ("mean", "cls", "max") in that order, and a Dense layer taking all three."""
+    import torch
+
+    _, _, reference_model = sentencepiece_model
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from sentence_transformers import SentenceTransformer, models
+
+        modules = [reference_model[0], models.Pooling(32, pooling_mode=("mean", "cls", "max"))]
+        if dense:
+            torch.manual_seed(3)
+            modules.append(models.Dense(96, 16, activation_function=torch.nn.Tanh()))
+        concatenating = SentenceTransformer(modules=modules, device="cpu")
+        concatenating.save(str(tmp_path / "st"), safe_serialization=True)
+        texts = ud_sentences(3) + EDGE_TEXTS
+        reference = concatenating.encode(texts, batch_size=16, convert_to_numpy=True)
+    model = convert_checkpoint(tmp_path / "st", tmp_path / "model")
+    assert model.manifest["sentence"]["modules"]["pooling"] == "mean+cls+max"
+    assert BertSentenceEmbeddings(modelPath=str(model.path)).getDimension() == (16 if dense else 96)
+    ours = encode(texts, model=str(model.path), batch_size=16)
+    assert ours.shape == reference.shape == (len(texts), 16 if dense else 96)
+    assert float(np.abs(ours - reference).max()) <= 1e-5
+
+
+@pytest.mark.reference
+def test_legacy_pooling_keys_concatenate_in_sentence_transformers_order(
+    sentencepiece_model: tuple[Path, Path, Any], tmp_path: Path
+) -> None:
+    """Boolean keys of older releases: cls, max, mean, ... whatever order the file lists them in."""
+    import shutil
+
+    folder, _, _ = sentencepiece_model
+    shutil.copytree(folder, tmp_path / "st")
+    legacy = {
+        "pooling_mode_mean_tokens": True,
+        "pooling_mode_max_tokens": True,
+        "pooling_mode_cls_token": True,
+    }
+    (tmp_path / "st" / "1_Pooling" / "config.json").write_text(
+        json.dumps({"word_embedding_dimension": 32, **legacy})
+    )
+    texts = ud_sentences(2) + EDGE_TEXTS
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from sentence_transformers import SentenceTransformer
+
+        reference = SentenceTransformer(str(tmp_path / "st"), device="cpu").encode(
+            texts, convert_to_numpy=True
+        )
+    model = convert_checkpoint(tmp_path / "st", tmp_path / "model")
+    assert model.manifest["sentence"]["modules"]["pooling"] == "cls+max+mean"
+    assert float(np.abs(encode(texts, model=str(model.path)) - reference).max()) <= 1e-5
+
+
+@pytest.mark.reference
 def test_do_lower_case_lowers_the_text_as_sentence_transformers_does(tmp_path: Path) -> None:
     folder, _ = make_sentencepiece_checkpoint(tmp_path / "ckpt", architecture="bert", seed=9)
     st_config = folder / "sentence_bert_config.json"

@@ -11,7 +11,8 @@ ONNX graph:
 | ``sentence_head.safetensors`` | ``pooler.dense.*`` (BERT's pooler) and ``dense.<i>.*`` layers |
 | manifest ``"sentence"`` | ``{"pooler": bool, "modules": {...} or null}`` (see below) |
 
-``modules`` holds ``pooling`` (one of ``SUPPORTED_POOLING``), ``dense`` (one
+``modules`` holds ``pooling`` (one of ``SUPPORTED_POOLING``, or several joined by ``+``
+in the order sentence-transformers concatenates them, e.g. ``"cls+mean"``), ``dense`` (one
 ``{"activation", "in_features", "out_features", "bias"}`` per layer), ``normalize``,
 ``max_seq_length`` (``sentence_bert_config.json``; ``null`` when absent) and
 ``do_lower_case`` (from the same file; the converter then makes the tokenizer lower-case).
@@ -63,6 +64,10 @@ _POOLING_KEYS = {
 }
 #: Pooling modes sparkbert implements (all of sentence-transformers' single modes).
 SUPPORTED_POOLING = tuple(_POOLING_KEYS.values())
+#: The order in which sentence-transformers concatenates the modes its legacy boolean keys turn on.
+_LEGACY_ORDER = ("cls", "max", "mean", "mean_sqrt_len", "weightedmean", "lasttoken")
+#: Joins the modes of a ``Pooling`` that concatenates several (``"cls+mean"``).
+POOLING_SEPARATOR = "+"
 #: ``Dense`` activations, by the class name sentence-transformers records.
 #: A module folder's files that a conversion reads (``2_Dense/model.safetensors``, ...).
 _MODULE_FILE = re.compile(r"[0-9]+_[A-Za-z]+/(?:config\.json|model\.safetensors)")
@@ -151,19 +156,32 @@ def _read_json(path: Path) -> Any:
 
 
 def _pooling(config: Mapping[str, Any], where: Path) -> str:
-    mode = config.get("pooling_mode")  # sentence-transformers >= 5 writes the mode by name
+    """The ``Pooling`` module's mode, or its modes joined by ``+`` in concatenation order."""
+    mode = config.get("pooling_mode")  # sentence-transformers >= 5 writes the mode(s) by name
     if isinstance(mode, (str, list)):
         names = {key.removeprefix("pooling_mode_"): name for key, name in _POOLING_KEYS.items()}
         modes = [names.get(m, m) for m in ([mode] if isinstance(mode, str) else mode)]
-    else:
-        modes = [name for key, name in _POOLING_KEYS.items() if config.get(key)]
-    if len(modes) != 1 or modes[0] not in SUPPORTED_POOLING:
+    else:  # older releases: one boolean per mode, concatenated in a fixed order; none on is mean
+        on = {name for key, name in _POOLING_KEYS.items() if config.get(key)}
+        modes = [name for name in _LEGACY_ORDER if name in on] or ["mean"]
+    if not modes or any(m not in SUPPORTED_POOLING for m in modes):
         raise InvalidParamError.for_param(
             f"{where}: pooling mode",
-            "+".join(modes) or None,
-            "exactly one of " + ", ".join(repr(m) for m in SUPPORTED_POOLING),
+            POOLING_SEPARATOR.join(map(str, modes)) or None,
+            "one or more of " + ", ".join(repr(m) for m in SUPPORTED_POOLING),
         )
-    return modes[0]
+    return POOLING_SEPARATOR.join(modes)
+
+
+def pooling_parts(pooling: str) -> tuple[str, ...]:
+    """The modes of a ``pooling`` value, in the order their vectors are concatenated.
+
+    Examples
+    --------
+    >>> pooling_parts("cls+mean"), pooling_parts("max")
+    (('cls', 'mean'), ('max',))
+    """
+    return tuple(pooling.split(POOLING_SEPARATOR))
 
 
 def _dense(folder: Path, where: str) -> DenseLayer:
@@ -367,12 +385,14 @@ def sentence_info(checkpoint_has_pooler: bool, modules: SentenceModules | None) 
 
 __all__ = [
     "MANIFEST_FIELD",
+    "POOLING_SEPARATOR",
     "SENTENCE_HEAD_NAME",
     "SUPPORTED_POOLING",
     "DenseLayer",
     "SentenceHead",
     "SentenceModules",
     "head_tensors",
+    "pooling_parts",
     "read_sentence_modules",
     "sentence_files",
     "sentence_info",

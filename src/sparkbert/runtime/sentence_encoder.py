@@ -40,7 +40,13 @@ from numpy.typing import NDArray
 
 from sparkbert.annotation import SENTENCE_EMBEDDINGS, Annotation
 from sparkbert.errors import InvalidParamError
-from sparkbert.model.st_modules import SENTENCE_HEAD_NAME, SUPPORTED_POOLING, SentenceHead
+from sparkbert.model.st_modules import (
+    POOLING_SEPARATOR,
+    SENTENCE_HEAD_NAME,
+    SUPPORTED_POOLING,
+    SentenceHead,
+    pooling_parts,
+)
 from sparkbert.runtime.alignment import assign_windows, plan_windows
 from sparkbert.runtime.batching import make_batches, pad_batch
 from sparkbert.runtime.embedder import hidden_states, load_resources, locate_model
@@ -130,7 +136,15 @@ def pool_sentence(
 
     >>> pool_sentence([w0, w1], [(0, 2), (1, 3)], 3, "weightedmean").tolist()  # (2+6+24+35) / 15
     [4.466666666666667]
+
+    Several modes joined by ``+`` give their vectors one after the other:
+
+    >>> pool_sentence([w0, w1], [(0, 2), (1, 3)], 3, "cls+max").tolist()
+    [0.0, 7.0]
     """
+    if POOLING_SEPARATOR in strategy:  # a sentence-transformers Pooling of several modes
+        parts = [pool_sentence(states, windows, n_pieces, part) for part in pooling_parts(strategy)]
+        return np.concatenate(parts)
     if strategy in ("cls", "pooler"):
         return np.asarray(states[0][0], dtype=np.float64)
     if strategy == "lasttoken":

@@ -17,7 +17,7 @@ from pyspark.sql.types import StructType
 
 from sparkbert.annotation import DOCUMENT, SENTENCE_EMBEDDINGS
 from sparkbert.errors import InvalidParamError
-from sparkbert.model.st_modules import MANIFEST_FIELD
+from sparkbert.model.st_modules import MANIFEST_FIELD, pooling_parts
 from sparkbert.params import boolean, choice, integer, param
 from sparkbert.runtime.sentence_encoder import (
     SENTENCE_STRATEGIES,
@@ -145,6 +145,8 @@ class BertSentenceEmbeddings(BertEmbeddings):  # type: ignore[misc]
         """Return the width of the output vectors (the last Dense layer's, when ``auto`` applies one)."""
         modules = self._modules()
         width = super().getDimension()
+        if self._resolved_pooling() == "modules" and modules:  # several modes: their vectors concatenated
+            width *= len(pooling_parts(modules["pooling"]))
         if self._resolved_pooling() == "modules" and modules and modules.get("dense"):
             takes = int(modules["dense"][0]["in_features"])
             if width != takes:
