@@ -114,6 +114,7 @@ def test_convert_then_info(tiny_checkpoint: tuple[Path, object], tmp_path: Path)
     )
     assert facts["cased"] is True and Path(facts["source"]).resolve() == checkpoint.resolve()
     assert facts["outdated"] is None and facts["graph_version"] >= 2
+    assert (facts["model_type"], facts["sentence_vectors"]) == ("bert", "pooler (tanh dense on [CLS])")
     # sentence_head.safetensors: the checkpoint's pooler, kept for sentence vectors
     assert set(facts["files"]) == {
         "config.json",

@@ -42,6 +42,8 @@ def model_facts(directory: ModelDirectory) -> dict[str, Any]:
     'graph version 1; this sparkbert writes version 2'
     """
     from sparkbert.model.convert import outdated
+    from sparkbert.model.st_modules import MANIFEST_FIELD
+    from sparkbert.runtime.sentence_encoder import describe_auto
 
     manifest = directory.manifest
     files = {name: int(entry["size"]) for name, entry in sorted(manifest["files"].items())}
@@ -50,12 +52,15 @@ def model_facts(directory: ModelDirectory) -> dict[str, Any]:
         "source": manifest.get("source"),
         "revision": manifest.get("revision"),
         "precision": directory.precision,
+        "model_type": directory.manifest.get("model_type", "bert"),
         "dimension": directory.hidden_size,
         "layers": directory.num_hidden_layers,
         "attention_heads": manifest.get("num_attention_heads"),
         "max_positions": directory.max_positions,
         "vocab_size": manifest.get("vocab_size"),
         "cased": directory.cased,
+        # what BertSentenceEmbeddings' poolingStrategy "auto" computes
+        "sentence_vectors": describe_auto(manifest.get(MANIFEST_FIELD) or {}),
         "sparkbert_version": manifest.get("sparkbert_version"),
         "graph_version": manifest.get("graph_version", 1),
         # None, or why this sparkbert would convert the source differently (the cache does)

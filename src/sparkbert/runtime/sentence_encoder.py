@@ -31,7 +31,7 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,6 +94,33 @@ def resolve_pooling(requested: str, *, has_pooler: bool, modules_pooling: str | 
             ", ".join(repr(v) for v in valid) + f" (this model has no pooler weights; {own})",
         )
     return requested
+
+
+def describe_auto(info: Mapping[str, Any]) -> str:
+    """Say what ``poolingStrategy="auto"`` gives for a model directory's ``sentence`` manifest field.
+
+    Examples
+    --------
+    >>> describe_auto({"pooler": False, "modules": {"pooling": "mean", "normalize": True,
+    ...     "dense": [{"in_features": 768, "out_features": 512, "activation": "tanh"}]}})
+    'mean → Dense 768→512 (tanh) → L2-normalised'
+    >>> describe_auto({"pooler": True, "modules": None})
+    'pooler (tanh dense on [CLS])'
+    """
+    modules = info.get("modules") or {}
+    strategy = resolve_pooling(
+        "auto", has_pooler=bool(info.get("pooler")), modules_pooling=modules.get("pooling")
+    )
+    if strategy == "pooler":
+        return "pooler (tanh dense on [CLS])"
+    if strategy != MODULES:
+        return "[CLS]"
+    steps = [str(modules["pooling"])]
+    steps += [
+        f"Dense {d['in_features']}→{d['out_features']} ({d['activation']})" for d in modules.get("dense", [])
+    ]
+    steps += ["L2-normalised"] if modules.get("normalize") else []
+    return " → ".join(steps)
 
 
 def window_sequences(
