@@ -1,4 +1,4 @@
-"""Random-weight checkpoints with an XLM-R style SentencePiece tokenizer, built at test time.
+"""Random-weight checkpoints with an XLM-R style SentencePiece (or a RoBERTa byte-level BPE) tokenizer.
 
 ``paraphrase-multilingual-MiniLM-L12-v2`` is a ``BertModel`` (positions from 0) under XLM-R's
 SentencePiece tokenizer (Unigram, ``Metaspace`` ``▁`` word marks, ``<s>``/``</s>``/``<pad>``/
@@ -6,6 +6,8 @@ SentencePiece tokenizer (Unigram, ``Metaspace`` ``▁`` word marks, ``<s>``/``</
 positions from ``pad_token_id + 1``. No Hub is reachable from tests, so both are rebuilt here:
 a Unigram tokenizer trained on the repository's UD sentences (12 languages) with XLM-R's
 control tokens at XLM-R's ids (0–3) and post-processor, and seeded random weights.
+``roberta-*`` models have the same encoder under a byte-level BPE tokenizer (GPT-2's
+``ByteLevel`` pre-tokenizer, ``Ġ`` word marks, the same control tokens): trained the same way.
 
 Needs torch, transformers and sentence-transformers (the ``test`` extra).
 """
@@ -21,6 +23,17 @@ from tests.helpers.checkpoints import perturb, ud_sentences
 
 #: XLM-R's control tokens, in XLM-R's id order (``<mask>`` is appended after the pieces).
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
+#: The roles of XLM-R's (and RoBERTa's) control tokens, for transformers' fast tokenizers.
+TOKENIZER_ROLES: dict[str, Any] = {
+    "bos_token": "<s>",
+    "eos_token": "</s>",
+    "sep_token": "</s>",
+    "cls_token": "<s>",
+    "unk_token": "<unk>",
+    "pad_token": "<pad>",
+    "mask_token": "<mask>",
+    "model_max_length": 128,
+}
 
 
 def sentencepiece_tokenizer(vocab_size: int = 8000) -> Any:
@@ -46,10 +59,24 @@ def sentencepiece_tokenizer(vocab_size: int = 8000) -> Any:
     return tokenizer
 
 
+def byte_level_tokenizer(vocab_size: int = 8000) -> Any:
+    """A ``RobertaTokenizerFast`` over a byte-level BPE trained on the UD sentences, RoBERTa's post-processor."""
+    from tokenizers import ByteLevelBPETokenizer, processors
+    from transformers import RobertaTokenizerFast
+
+    trainer = ByteLevelBPETokenizer(add_prefix_space=False)
+    trainer.train_from_iterator(
+        ud_sentences(400), vocab_size=vocab_size, special_tokens=[*SPECIALS, "<mask>"], show_progress=False
+    )
+    tokenizer = trainer._tokenizer
+    tokenizer.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0), trim_offsets=True)
+    return RobertaTokenizerFast(tokenizer_object=tokenizer, **TOKENIZER_ROLES)
+
+
 def make_sentencepiece_checkpoint(
     out_dir: Path,
     *,
-    architecture: Literal["bert", "xlm-roberta"] = "bert",
+    architecture: Literal["bert", "xlm-roberta", "roberta"] = "bert",
     seed: int = 0,
     num_hidden_layers: int = 2,
     hidden_size: int = 32,
@@ -58,26 +85,28 @@ def make_sentencepiece_checkpoint(
     """Write a sentence-transformers checkpoint (Transformer → Pooling) with a SentencePiece tokenizer.
 
     ``architecture="bert"`` is paraphrase-multilingual-MiniLM's shape (a BertModel under XLM-R's
-    tokenizer); ``"xlm-roberta"`` an XLMRobertaModel (positions from ``pad_token_id + 1``).
+    tokenizer); ``"xlm-roberta"`` an XLMRobertaModel (positions from ``pad_token_id + 1``);
+    ``"roberta"`` a RobertaModel under a byte-level BPE tokenizer (:func:`byte_level_tokenizer`).
     Returns the folder and the in-memory ``SentenceTransformer`` (the reference).
     """
     import torch
-    from transformers import BertConfig, BertModel, XLMRobertaConfig, XLMRobertaModel, XLMRobertaTokenizerFast
+    from transformers import (
+        BertConfig,
+        BertModel,
+        RobertaConfig,
+        RobertaModel,
+        XLMRobertaConfig,
+        XLMRobertaModel,
+        XLMRobertaTokenizerFast,
+    )
 
     out_dir = Path(out_dir)
     base = out_dir / "transformer"
     base.mkdir(parents=True, exist_ok=True)
-    fast = XLMRobertaTokenizerFast(
-        tokenizer_object=sentencepiece_tokenizer(),
-        bos_token="<s>",
-        eos_token="</s>",
-        sep_token="</s>",
-        cls_token="<s>",
-        unk_token="<unk>",
-        pad_token="<pad>",
-        mask_token="<mask>",
-        model_max_length=128,
-    )
+    if architecture == "roberta":
+        fast = byte_level_tokenizer()
+    else:
+        fast = XLMRobertaTokenizerFast(tokenizer_object=sentencepiece_tokenizer(), **TOKENIZER_ROLES)
     fast.save_pretrained(str(base))
     shape: dict[str, Any] = {
         "vocab_size": len(fast),
@@ -90,11 +119,16 @@ def make_sentencepiece_checkpoint(
     torch.manual_seed(seed)
     if architecture == "bert":  # paraphrase-multilingual-MiniLM: BERT weights, pad_token_id 0
         model = BertModel(BertConfig(max_position_embeddings=128, type_vocab_size=2, **shape)).eval()
-    else:
-        config = XLMRobertaConfig(
+    else:  # the RoBERTa family: positions from pad_token_id + 1
+        config_type, model_type = (
+            (RobertaConfig, RobertaModel)
+            if architecture == "roberta"
+            else (XLMRobertaConfig, XLMRobertaModel)
+        )
+        config = config_type(
             max_position_embeddings=130, type_vocab_size=1, pad_token_id=1, layer_norm_eps=1e-5, **shape
         )
-        model = XLMRobertaModel(config).eval()
+        model = model_type(config).eval()
     perturb(model, seed)
     model.save_pretrained(str(base), safe_serialization=True)
     with warnings.catch_warnings():

@@ -214,7 +214,7 @@ def continuation_mask(tokens: Sequence[str]) -> np.ndarray:
 def continuation_table(tokenizer: Any) -> np.ndarray:
     """Per piece id, whether the piece continues a word in the tokenizer's own scheme (once per model).
 
-    WordPiece: a ``##`` piece; SentencePiece: a piece without the ``▁`` word mark
+    WordPiece: a ``##`` piece; SentencePiece (byte-level BPE): a piece without the ``▁`` (``Ġ``) word mark
     (``tokenization.TokenizerScheme.word_starts`` decides).
     """
     vocab: dict[str, int] = tokenizer.get_vocab()
@@ -247,7 +247,8 @@ def piece_columns(
     oov = has & ((unk_before[g_lo + (hi - lo)] - unk_before[g_lo]) == (hi - lo))
     if not len(pieces.ids):
         return np.full(len(lo), -1, dtype=np.int64), has, oov, ~has
-    word_start = has & (pieces.starts[first] >= begins) & ~continuation[pieces.ids[first]]
+    # the text's first piece begins a word even without a mark (byte-level BPE puts none there)
+    word_start = has & (pieces.starts[first] >= begins) & (~continuation[pieces.ids[first]] | (lo == 0))
     return np.where(has, pieces.ids[first], -1), word_start, oov, ~has
 
 

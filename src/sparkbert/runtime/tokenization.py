@@ -6,16 +6,17 @@ no lower-casing, no accent stripping), without control tokens: the embedder adds
 emptied, so text a user types such as ``[CLS]`` or ``[MASK]`` is split like any
 other punctuation and letters instead of being matched as a control token.
 
-Two piece schemes are read from ``tokenizer.json`` (``TokenizerScheme``):
+Three piece schemes are read from ``tokenizer.json`` (``TokenizerScheme``):
 
 | scheme | models | a piece starts a word when | control tokens |
 | --- | --- | --- | --- |
 | WordPiece | BERT, mBERT, LaBSE | it does not start with ``##`` | ``[CLS]`` ``[SEP]`` ``[PAD]`` ``[UNK]`` |
 | SentencePiece (``Metaspace``) | XLM-RoBERTa | it starts with ``▁`` | ``<s>`` ``</s>`` ``<pad>`` ``<unk>`` |
+| byte-level BPE (``ByteLevel``) | RoBERTa | it starts with ``Ġ``, or is the text's first | ``<s>`` ``</s>`` ``<pad>`` ``<unk>`` |
 
-A SentencePiece piece that begins a word carries the space before it in its offsets
-(``▁world`` spans `` world``); ``encode`` moves such a start past the whitespace, so a
-piece's span never holds characters of no token and alignment is the same for both.
+A SentencePiece or byte-level piece that begins a word carries the space before it in its
+offsets (``▁world`` spans `` world``); ``encode`` moves such a start past the whitespace, so a
+piece's span never holds characters of no token and alignment is the same for all three.
 
 Examples
 --------
@@ -110,7 +111,8 @@ class TokenizerScheme:
     ids: SpecialIds
     #: WordPiece: a piece starting with this continues the word before it
     continuation_prefix: str = "##"
-    #: SentencePiece: a piece starting with this begins a word ("" for WordPiece)
+    #: SentencePiece (``▁``) and byte-level BPE (``Ġ``): a piece starting with this begins a
+    #: word ("" for WordPiece)
     word_prefix: str = ""
 
     @classmethod
@@ -172,11 +174,17 @@ def _vocabulary(spec: dict[str, Any]) -> dict[str, int]:
 
 
 def _metaspace_replacement(pre_tokenizer: Any) -> str:
-    """The ``Metaspace`` replacement character (``▁``) of a pre-tokenizer, or "" when it has none."""
+    """The mark a pre-tokenizer puts on a piece that follows a space, or "" when it has none.
+
+    ``Metaspace`` (SentencePiece): its replacement character, ``▁``; ``ByteLevel`` (GPT-2 and
+    RoBERTa's byte-level BPE): ``Ġ``, the byte-level form of a space.
+    """
     if not isinstance(pre_tokenizer, dict):
         return ""
     if pre_tokenizer.get("type") == "Metaspace":
         return str(pre_tokenizer.get("replacement", "\u2581"))
+    if pre_tokenizer.get("type") == "ByteLevel":
+        return "\u0120"
     if pre_tokenizer.get("type") == "Sequence":
         return next((r for r in map(_metaspace_replacement, pre_tokenizer.get("pretokenizers", [])) if r), "")
     return ""
@@ -324,7 +332,7 @@ def _encode_batch(tokenizer: Tokenizer, texts: Sequence[str]) -> tuple[list[str]
 def _skip_leading_space(
     text: str, tokens: list[str], starts: np.ndarray, ends: np.ndarray, word_prefix: str
 ) -> np.ndarray:
-    """Move the start of each word-initial SentencePiece piece past the whitespace it stands for."""
+    """Move the start of each piece marked as word-initial (``▁``, ``Ġ``) past the whitespace it stands for."""
     starts = starts.copy()
     for i, token in enumerate(tokens):
         if token.startswith(word_prefix):
@@ -382,7 +390,7 @@ def encode_flat(tokenizer: Tokenizer, texts: Sequence[str]) -> FlatPieces:
         2 * total,
     ).reshape(-1, 2)
     starts = spans[:, 0]
-    if word_prefix:  # SentencePiece: a word's first piece does not start on the space before it
+    if word_prefix:  # ▁ and Ġ: a word's first piece does not start on the space before it
         starts = np.concatenate(
             [
                 _skip_leading_space(text, list(e.tokens), starts[a:b], spans[a:b, 1], word_prefix)
