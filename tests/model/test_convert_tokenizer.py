@@ -87,3 +87,16 @@ def test_casing_detection() -> None:
     )
     assert not is_cased({"normalizer": None}, {"do_lower_case": True})
     assert is_cased({"normalizer": None})
+
+
+def test_a_tokenizer_without_its_control_tokens_fails_at_conversion(tmp_path: Path) -> None:
+    """The runtime reads the control tokens from the post-processor; one it cannot find is named now."""
+    from sparkbert.errors import ModelIntegrityError
+
+    folder = make_numpy_checkpoint(tmp_path / "ckpt", num_hidden_layers=1)
+    spec = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    spec["post_processor"] = {"type": "RobertaProcessing", "cls": ["<s>", 0], "sep": ["</s>", 2]}
+    (folder / "tokenizer.json").write_text(json.dumps(spec), encoding="utf-8")
+    with pytest.raises(ModelIntegrityError, match=r"lacks the control token\(s\) <s>, </s>"):
+        convert_checkpoint(folder, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -185,8 +185,8 @@ def prepare_tokenizer(checkpoint: Path, dest: Path, *, vocab_size: int) -> tuple
     Raises
     ------
     ModelIntegrityError
-        No tokenizer files, a tokenizer that does not load, or one whose ids reach past the
-        model's ``vocab_size``.
+        No tokenizer files, a tokenizer that does not load, one whose ids reach past the
+        model's ``vocab_size``, or one whose control tokens the runtime cannot find.
 
     Examples
     --------
@@ -219,8 +219,11 @@ def prepare_tokenizer(checkpoint: Path, dest: Path, *, vocab_size: int) -> tuple
         raise ModelIntegrityError(
             f"{checkpoint}: the tokenizer has {size} ids but the model only {vocab_size} embeddings"
         )
-    cased = is_cased(json.loads(dest.read_text(encoding="utf-8")), config)
-    return cased, sorted(used)
+    from sparkbert.runtime.tokenization import TokenizerScheme
+
+    spec = json.loads(dest.read_text(encoding="utf-8"))
+    TokenizerScheme.from_spec(spec)  # what the runtime reads first: fail here, not at the first batch
+    return is_cased(spec, config), sorted(used)
 
 
 __all__ = ["build_wordpiece_tokenizer", "is_cased", "lowercase_first", "prepare_tokenizer"]
