@@ -165,6 +165,41 @@ def test_legacy_pooling_keys_concatenate_in_sentence_transformers_order(
 
 
 @pytest.mark.reference
+@pytest.mark.parametrize("sentencepiece_model", ["bert"], indirect=True)
+def test_a_default_prompt_is_reported_not_applied(
+    sentencepiece_model: tuple[Path, Path, Any], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """sentence-transformers prepends ``default_prompt_name``'s prompt; sparkbert says so and leaves it to the user."""
+    import logging
+
+    from sparkbert.cli.convert_info import model_facts
+
+    _, _, reference_model = sentencepiece_model
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from sentence_transformers import SentenceTransformer
+
+        prompted = SentenceTransformer(
+            modules=list(reference_model),
+            prompts={"query": "query: "},
+            default_prompt_name="query",
+            device="cpu",
+        )
+        prompted.save(str(tmp_path / "st"), safe_serialization=True)
+        texts = fitting(prompted, ud_sentences(2) + EDGE_TEXTS[1:])
+        reference = prompted.encode(texts, convert_to_numpy=True)
+    with caplog.at_level(logging.WARNING, logger="sparkbert.model.st_modules"):
+        model = convert_checkpoint(tmp_path / "st", tmp_path / "model")
+    assert "prepends the prompt 'query: '" in caplog.text
+    assert model.manifest["sentence"]["modules"]["default_prompt"] == "query: "
+    assert "would prepend 'query: '" in model_facts(model)["sentence_vectors"]
+    as_given = encode(texts, model=str(model.path))
+    prepended = encode([f"query: {t}" for t in texts], model=str(model.path))
+    assert float(np.abs(prepended - reference).max()) <= 1e-5  # what the warning advises
+    assert float(np.abs(as_given - reference).max()) > 1e-3
+
+
+@pytest.mark.reference
 def test_do_lower_case_lowers_the_text_as_sentence_transformers_does(tmp_path: Path) -> None:
     folder, _ = make_sentencepiece_checkpoint(tmp_path / "ckpt", architecture="bert", seed=9)
     st_config = folder / "sentence_bert_config.json"

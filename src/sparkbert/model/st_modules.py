@@ -14,8 +14,11 @@ ONNX graph:
 ``modules`` holds ``pooling`` (one of ``SUPPORTED_POOLING``, or several joined by ``+``
 in the order sentence-transformers concatenates them, e.g. ``"cls+mean"``), ``dense`` (one
 ``{"activation", "in_features", "out_features", "bias"}`` per layer), ``normalize``,
-``max_seq_length`` (``sentence_bert_config.json``; ``null`` when absent) and
-``do_lower_case`` (from the same file; the converter then makes the tokenizer lower-case).
+``max_seq_length`` (``sentence_bert_config.json``; ``null`` when absent),
+``do_lower_case`` (from the same file; the converter then makes the tokenizer lower-case) and
+``default_prompt`` (the text sentence-transformers prepends to every input when
+``config_sentence_transformers.json`` names a ``default_prompt_name``; sparkbert does not
+prepend it, and says so at conversion).
 
 Examples
 --------
@@ -35,6 +38,7 @@ Examples
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -47,8 +51,12 @@ from numpy.typing import NDArray
 from sparkbert.errors import InvalidParamError, ModelIntegrityError, UnsafeModelError
 from sparkbert.model.directory import check_file_name
 
+logger = logging.getLogger(__name__)
+
 MODULES_NAME = "modules.json"
 ST_CONFIG_NAME = "sentence_bert_config.json"
+#: sentence-transformers' own settings: its version, ``prompts`` and ``default_prompt_name``.
+ST_PROMPTS_NAME = "config_sentence_transformers.json"
 #: The head weights (pooler and Dense layers) inside a model directory.
 SENTENCE_HEAD_NAME = "sentence_head.safetensors"
 #: The manifest field describing what sentence vectors a model directory can give.
@@ -125,7 +133,7 @@ class SentenceModules:
     Examples
     --------
     >>> SentenceModules("cls", (), True, 512).describe()
-    {'pooling': 'cls', 'dense': [], 'normalize': True, 'max_seq_length': 512, 'do_lower_case': False}
+    {'pooling': 'cls', 'dense': [], 'normalize': True, 'max_seq_length': 512, 'do_lower_case': False, 'default_prompt': None}
     """
 
     pooling: str
@@ -134,6 +142,8 @@ class SentenceModules:
     max_seq_length: int | None
     #: ``do_lower_case`` of ``sentence_bert_config.json``: the converter makes the tokenizer lower-case
     lower_case: bool = False
+    #: the prompt sentence-transformers prepends by default (``default_prompt_name``), not applied
+    default_prompt: str | None = None
 
     def describe(self) -> dict[str, Any]:
         """Return the manifest's ``modules`` entry."""
@@ -143,6 +153,7 @@ class SentenceModules:
             "normalize": self.normalize,
             "max_seq_length": self.max_seq_length,
             "do_lower_case": self.lower_case,
+            "default_prompt": self.default_prompt,
         }
 
 
@@ -282,13 +293,33 @@ def read_sentence_modules(checkpoint: Path) -> SentenceModules | None:
         length = value.get("max_seq_length")
         max_seq_length = length if isinstance(length, int) and not isinstance(length, bool) else None
         lower_case = value.get("do_lower_case") is True
-    return SentenceModules(pooling, tuple(dense), normalize, max_seq_length, lower_case)
+    prompt = _default_prompt(Path(checkpoint) / ST_PROMPTS_NAME)
+    if prompt:
+        logger.warning(
+            "%s: sentence-transformers prepends the prompt %r to every text by default; sparkbert "
+            "embeds texts as given, so prepend it yourself for the same vectors",
+            Path(checkpoint) / ST_PROMPTS_NAME,
+            prompt,
+        )
+    return SentenceModules(pooling, tuple(dense), normalize, max_seq_length, lower_case, prompt)
+
+
+def _default_prompt(path: Path) -> str | None:
+    """The prompt that ``default_prompt_name`` names in ``config_sentence_transformers.json``, if any."""
+    if not path.is_file():
+        return None
+    config = _read_json(path)
+    if not isinstance(config, dict) or not isinstance(config.get("prompts"), dict):
+        return None
+    prompt = config["prompts"].get(config.get("default_prompt_name"))
+    return prompt if isinstance(prompt, str) and prompt else None
 
 
 def sentence_files(names: Iterable[str]) -> list[str]:
     """Return the sentence-transformers files of a repo listing to download with its checkpoint.
 
-    ``modules.json``, ``sentence_bert_config.json`` and each module folder's ``config.json``
+    ``modules.json``, ``sentence_bert_config.json``, ``config_sentence_transformers.json`` and
+    each module folder's ``config.json``
     and ``model.safetensors``; pickled module weights are never listed (a Dense layer with
     only a pickle is then refused at conversion, naming it).
 
@@ -301,7 +332,8 @@ def sentence_files(names: Iterable[str]) -> list[str]:
     listed = set(names)
     if MODULES_NAME not in listed:
         return []
-    return sorted(n for n in listed if n in (MODULES_NAME, ST_CONFIG_NAME) or _MODULE_FILE.fullmatch(n))
+    own = (MODULES_NAME, ST_CONFIG_NAME, ST_PROMPTS_NAME)
+    return sorted(n for n in listed if n in own or _MODULE_FILE.fullmatch(n))
 
 
 def head_tensors(
@@ -360,6 +392,7 @@ class SentenceHead:
                 bool(described.get("normalize")),
                 described.get("max_seq_length"),
                 bool(described.get("do_lower_case", False)),
+                described.get("default_prompt"),
             )
         return cls(pooler, modules)
 

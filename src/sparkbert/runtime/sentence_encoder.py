@@ -120,7 +120,9 @@ def describe_auto(info: Mapping[str, Any]) -> str:
         f"Dense {d['in_features']}→{d['out_features']} ({d['activation']})" for d in modules.get("dense", [])
     ]
     steps += ["L2-normalised"] if modules.get("normalize") else []
-    return " → ".join(steps)
+    prompt = modules.get("default_prompt")
+    unapplied = f" (sentence-transformers would prepend {prompt!r} to each text)" if prompt else ""
+    return " → ".join(steps) + unapplied
 
 
 def window_sequences(
