@@ -17,12 +17,15 @@ import onnx
 import pytest
 from safetensors.numpy import load_file, save_file
 from tests.helpers.checkpoints import (
+    MBERT_TOKENIZER_DIR,
     as_older_sparkbert_wrote_it,
+    copy_tokenizer,
     encode_batches,
     make_distilbert_checkpoint,
     make_numpy_checkpoint,
     make_random_checkpoint,
     ort_session,
+    perturb,
     ud_sentences,
 )
 
@@ -166,6 +169,38 @@ def test_distilbert_matches_transformers(
         ours = np.asarray(session.run(None, batch)[0])
         theirs = reference(model, {k: v for k, v in batch.items() if k != "token_type_ids"})
         assert max_diff_on_tokens(ours, theirs, batch["attention_mask"]) <= TOLERANCE
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("model_type", ["roberta", "xlm-roberta", "camembert"])
+def test_roberta_family_matches_transformers(tmp_path: Path, model_type: str) -> None:
+    """Positions numbered from pad_token_id + 1; the same encoder under each family name."""
+    import torch
+    from transformers import AutoConfig, AutoModel
+
+    config = AutoConfig.for_model(
+        model_type,
+        vocab_size=119547,  # the mBERT tokenizer copied beside it; ids are random here
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=130,
+        type_vocab_size=1,
+        pad_token_id=1,
+        layer_norm_eps=1e-5,
+    )
+    torch.manual_seed(2)
+    model = AutoModel.from_config(config).eval()
+    perturb(model, 2)
+    model.save_pretrained(tmp_path / "ckpt")
+    copy_tokenizer(MBERT_TOKENIZER_DIR, tmp_path / "ckpt")
+    directory = convert_checkpoint(tmp_path / "ckpt", tmp_path / "out")
+    assert (directory.manifest["model_type"], directory.max_positions) == (model_type, 128)
+    session = ort_session(directory.onnx_path)
+    for batch in (random_batch(3, 119547, [9, 30, 4], 1), random_batch(4, 119547, [128, 17], 1)):
+        ours = np.asarray(session.run(None, batch)[0])
+        assert max_diff_on_tokens(ours, reference(model, batch), batch["attention_mask"]) <= TOLERANCE
 
 
 def test_distilbert_errors_name_its_own_fields_and_weights(tmp_path: Path) -> None:
@@ -337,7 +372,7 @@ def test_misshapen_weight_is_named(tmp_path: Path) -> None:
     ("field", "value", "valid"),
     [
         ("hidden_act", "mish", "'gelu', 'gelu_python', 'gelu_new'"),
-        ("model_type", "albert", "'bert', 'roberta', 'xlm-roberta', 'distilbert'"),
+        ("model_type", "albert", "'bert', 'roberta', 'xlm-roberta', 'camembert', 'distilbert'"),
         ("position_embedding_type", "relative_key", "'absolute'"),
     ],
 )

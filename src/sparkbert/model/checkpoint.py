@@ -68,10 +68,10 @@ ACTIVATIONS = {
 }
 SUPPORTED_ACTIVATIONS = tuple(ACTIVATIONS)
 #: ``model_type`` values the converter implements: BERT; the RoBERTa family, the same encoder
-#: with positions numbered from ``pad_token_id + 1`` (xlm-roberta-base and models fine-tuned from it);
-#: DistilBERT, the same encoder without token types (distilbert-base-multilingual-cased).
-SUPPORTED_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "distilbert")
-_ROBERTA_TYPES = ("roberta", "xlm-roberta")
+#: with positions numbered from ``pad_token_id + 1`` (xlm-roberta-base and models fine-tuned from
+#: it, CamemBERT); DistilBERT, the same encoder without token types (distilbert-base-multilingual-cased).
+SUPPORTED_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "camembert", "distilbert")
+_ROBERTA_TYPES = ("roberta", "xlm-roberta", "camembert")
 #: DistilBERT's config fields under the names ``BertConfig`` gives them.
 _DISTILBERT_CONFIG = {
     "dim": "hidden_size",
