@@ -75,3 +75,32 @@ def test_real_minilm_matches_transformers(minilm_model_dir: Path) -> None:
     model = BertModel.from_pretrained(str(minilm_checkpoint())).eval()
     worst = _compare(minilm_model_dir, model, minilm_checkpoint(), limit=100)
     assert max(worst.values()) <= 1e-4, worst
+
+
+def test_words_added_to_the_vocabulary_stay_whole(tmp_path: Path) -> None:
+    """A fine-tuned checkpoint's added (non-special) tokens are single pieces, as in transformers."""
+    from tests.helpers.checkpoints import make_random_checkpoint, perturb
+    from transformers import AutoTokenizer
+
+    folder, model = make_random_checkpoint(tmp_path / "ckpt", num_hidden_layers=1, seed=4)
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    tokenizer.add_tokens(["covid19", "sparkbertword"])
+    model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    perturb(model, 4)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    model_dir = convert_checkpoint(folder, tmp_path / "model").path
+    texts = [
+        "my covid19 test, sparkbertword!",
+        "sparkbertword covid19",
+        *[str(r["text"]) for r in load_ud("en")[:5]],
+    ]
+    sentences = [[Annotation(DOCUMENT, 0, len(t) - 1, t, {"sentence": "0"})] for t in texts]
+    tokens = [tokenize(s) for s in sentences]
+    config = EmbedderConfig.for_model(str(model_dir), max_sentence_length=512, pooling="first")
+    ours = Embedder(config).embed(sentences, tokens)
+    assert [a.metadata["pieceId"] for a in ours[0][1:2]] == [str(tokenizer.convert_tokens_to_ids("covid19"))]
+    spans = [[(t.begin, t.end + 1) for t in row] for row in tokens]
+    ref = reference_vectors(model, folder, texts, spans, ("first",))["first"]
+    worst = max(float(np.abs(np.array([a.embeddings for a in row]) - r).max()) for row, r in zip(ours, ref))
+    assert worst <= 1e-4

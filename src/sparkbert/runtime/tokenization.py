@@ -3,8 +3,10 @@
 Sentences are encoded whole, exactly as the model was trained (for mBERT cased:
 no lower-casing, no accent stripping), without control tokens: the embedder adds
 ``[CLS]``/``[SEP]`` itself, per window. The tokenizer's added-token table is
-emptied, so text a user types such as ``[CLS]`` or ``[MASK]`` is split like any
-other punctuation and letters instead of being matched as a control token.
+emptied of its control tokens, so text a user types such as ``[CLS]`` or ``[MASK]`` is split
+like any other punctuation and letters instead of being matched as a control token; words a
+fine-tuned checkpoint added to the vocabulary (non-special added tokens) stay whole, as in
+transformers.
 
 Three piece schemes are read from ``tokenizer.json`` (``TokenizerScheme``):
 
@@ -251,7 +253,8 @@ def load_tokenizer(path: str | os.PathLike[str], *, lowercase: bool = False) -> 
         spec = json.load(f)
     scheme = TokenizerScheme.from_spec(spec)
     _demote_control_pieces(spec)
-    spec["added_tokens"] = []
+    # control tokens typed as text are text; words added to the vocabulary stay whole
+    spec["added_tokens"] = [t for t in spec.get("added_tokens") or [] if not t.get("special", True)]
     spec["truncation"] = None
     spec["padding"] = None
     tokenizer = Tokenizer.from_str(json.dumps(spec))
