@@ -20,6 +20,7 @@ from sparkbert.errors import InvalidParamError
 from sparkbert.model.st_modules import MANIFEST_FIELD, pooling_parts
 from sparkbert.params import boolean, choice, integer, param
 from sparkbert.runtime.sentence_encoder import (
+    MODULES,
     SENTENCE_STRATEGIES,
     SentenceEncoder,
     SentenceEncoderConfig,
@@ -143,11 +144,12 @@ class BertSentenceEmbeddings(BertEmbeddings):  # type: ignore[misc]
 
     def getDimension(self) -> int:
         """Return the width of the output vectors (the last Dense layer's, when ``auto`` applies one)."""
-        modules = self._modules()
         width = super().getDimension()
-        if self._resolved_pooling() == "modules" and modules:  # several modes: their vectors concatenated
-            width *= len(pooling_parts(modules["pooling"]))
-        if self._resolved_pooling() == "modules" and modules and modules.get("dense"):
+        modules = self._modules() if self._resolved_pooling() == MODULES else None
+        if not modules:
+            return width
+        width *= len(pooling_parts(modules["pooling"]))  # several modes: their vectors concatenated
+        if modules.get("dense"):
             takes = int(modules["dense"][0]["in_features"])
             if width != takes:
                 raise InvalidParamError.for_param(
