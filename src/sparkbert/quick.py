@@ -25,7 +25,7 @@ from sparkbert.errors import InvalidParamError
 from sparkbert.model.directory import is_model_directory
 from sparkbert.params import check_choice, check_range
 from sparkbert.runtime.alignment import POOLING_STRATEGIES
-from sparkbert.settings import DEFAULT_BATCH_SIZE, DEFAULT_LANG, DEFAULT_MAX_SENTENCE_LENGTH, DEFAULT_MODEL
+from sparkbert.settings import DEFAULT_BATCH_SIZE, DEFAULT_LANG, DEFAULT_MODEL
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -75,7 +75,7 @@ def light_pipeline(
     sentence_embeddings: bool = False,
     lang: str = DEFAULT_LANG,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    max_sentence_length: int = DEFAULT_MAX_SENTENCE_LENGTH,
+    max_sentence_length: int | None = None,
 ) -> LightPipeline:
     """Return the ``LightPipeline`` that ``embed`` runs.
 
@@ -95,7 +95,8 @@ def light_pipeline(
     # check cheap arguments before resolving (maybe downloading) the model
     check_choice("pooling", pooling, POOLING_STRATEGIES)
     check_range("batch_size", batch_size, 1)
-    check_range("max_sentence_length", max_sentence_length, 4)
+    if max_sentence_length is not None:
+        check_range("max_sentence_length", max_sentence_length, 4)
     if not isinstance(sentence_embeddings, bool):
         raise InvalidParamError.for_param("sentence_embeddings", sentence_embeddings, "True or False")
     stages = standard_stages(
@@ -117,7 +118,7 @@ def embed(
     sentence_embeddings: bool = False,
     lang: str = DEFAULT_LANG,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    max_sentence_length: int = DEFAULT_MAX_SENTENCE_LENGTH,
+    max_sentence_length: int | None = None,
 ) -> pd.DataFrame:
     """Embed texts with BERT in this process and return one row per token (or sentence).
 
@@ -139,8 +140,9 @@ def embed(
         Language of a registry name.
     batch_size : int, default 8
         Most sequences per ONNX Runtime call.
-    max_sentence_length : int, default 128
+    max_sentence_length : int, optional
         Longest sequence in pieces; longer sentences are embedded in overlapping windows.
+        Default: 128, or the model's max positions when it has fewer.
 
     Returns
     -------

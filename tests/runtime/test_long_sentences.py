@@ -102,3 +102,58 @@ def test_windows_approach_a_single_pass_on_a_real_model(minilm_model_dir: Path) 
         means.append(float(cosine.mean()))
     assert means[0] < means[1] < means[2], means
     assert means[2] >= 0.85, means
+
+
+@pytest.mark.spark
+def test_a_model_with_fewer_positions_than_the_default_windows_within_them(
+    tmp_path: Path, spark: object
+) -> None:
+    """Unset, maxSentenceLength is 128 or the model's own limit when smaller: the defaults work."""
+    import torch
+    from pyspark.ml import PipelineModel
+    from tests.helpers.checkpoints import make_random_checkpoint
+
+    import sparkbert
+    from sparkbert import BertSentenceEmbeddings, InvalidParamError
+    from sparkbert.stages.bert_embeddings import BertEmbeddings
+    from sparkbert.stages.standard import standard_stages
+
+    ckpt, model = make_random_checkpoint(tmp_path / "ckpt", seed=9, max_position_embeddings=64)
+    model_dir = str(convert_checkpoint(ckpt, tmp_path / "model").path)
+    with pytest.raises(InvalidParamError, match="'maxSentenceLength': 128.*from 4 to 64"):
+        BertEmbeddings(modelPath=model_dir).setMaxSentenceLength(128)  # set by hand: still refused
+    assert BertEmbeddings(modelPath=model_dir).getMaxSentenceLength() == 64
+    assert BertSentenceEmbeddings(modelPath=model_dir).getMaxSentenceLength() == 64
+
+    long_text = _long_sentence(150, ckpt / "tokenizer.json")
+    short_text = str(load_ud("de")[0]["text"])
+    df = spark.createDataFrame([(long_text,), (short_text,)], ["text"])  # type: ignore[attr-defined]
+    rows = PipelineModel(stages=standard_stages(model_dir)).transform(df).collect()
+    explicit = (
+        PipelineModel(stages=standard_stages(model_dir, max_sentence_length=64)).transform(df).collect()
+    )
+    pieces = encode(load_tokenizer(ckpt / "tokenizer.json"), [s.result for s in rows[0].sentence])
+    assert max(len(p) for p in pieces) > 64  # windows were needed
+    for row, same in zip(rows, explicit):
+        assert len(row.embeddings) == len(row.token)  # every token embedded
+        assert [e.embeddings for e in row.embeddings] == [e.embeddings for e in same.embeddings]
+
+    # a sentence that fits one window is what transformers gives
+    (sentence,) = rows[1].sentence
+    tokens = [(t.begin - sentence.begin, t.end - sentence.begin + 1) for t in rows[1].token]
+    enc = encode(load_tokenizer(ckpt / "tokenizer.json"), [sentence.result])[0]
+    with torch.no_grad():
+        hidden = model(input_ids=torch.tensor([[101, *enc.ids.tolist(), 102]])).last_hidden_state[0, 1:-1]
+    for (begin, _), ann in zip(tokens, rows[1].embeddings):
+        first = int(np.searchsorted(enc.ends, begin, side="right"))
+        assert np.abs(np.asarray(ann.embeddings) - hidden[first].numpy()).max() <= 1e-4
+
+    # one vector per sentence, and the in-process helper, with their defaults
+    vectors = (
+        BertSentenceEmbeddings(modelPath=model_dir)
+        .setInputCols("document")
+        .transform(PipelineModel(stages=standard_stages(model_dir)[:1]).transform(df))
+    )
+    assert [len(r.sentence_embeddings) for r in vectors.collect()] == [1, 1]
+    frame = sparkbert.embed([long_text], model_dir)
+    assert len(frame) == sum(len(r.token) for r in rows[:1])

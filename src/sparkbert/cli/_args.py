@@ -171,7 +171,7 @@ def make_parser() -> argparse.ArgumentParser:
     embed.add_argument(
         "--max-sentence-length",
         type=_positive,
-        help=f"pieces per window (default: {DEFAULT_MAX_SENTENCE_LENGTH}; sentence levels: the model's own)",
+        help=f"pieces per window (default: {DEFAULT_MAX_SENTENCE_LENGTH} or the model's max positions when fewer; sentence levels: the model's own)",
     )
     embed.add_argument(
         "--partitions",

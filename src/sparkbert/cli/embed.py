@@ -30,7 +30,6 @@ from sparkbert.cli._levels import level_table
 from sparkbert.cli._progress import Progress, default_partitions
 from sparkbert.cli._schema import check_columns
 from sparkbert.errors import InvalidParamError
-from sparkbert.settings import DEFAULT_MAX_SENTENCE_LENGTH
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
@@ -94,7 +93,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
                 sentence_embeddings=args.sentence_embeddings,
                 pooling=args.pooling,
                 batch_size=args.batch_size,
-                max_sentence_length=args.max_sentence_length or DEFAULT_MAX_SENTENCE_LENGTH,
+                max_sentence_length=args.max_sentence_length,
                 storage_ref=args.model,
                 device=args.device,
             )

@@ -59,7 +59,8 @@ class BertEmbeddings(  # type: ignore[misc]
     modelPath : str
         A model directory (see ``sparkbert.model.directory``); set by ``pretrained``.
     maxSentenceLength : int, default 128
-        Longest sequence in pieces, ``[CLS]`` and ``[SEP]`` included, up to the model's limit.
+        Longest sequence in pieces, ``[CLS]`` and ``[SEP]`` included, up to the model's limit
+        (unset on a model with fewer than 128 positions: all of them).
     batchSize : int, default 8
         Most sequences per ONNX Runtime call.
     maxTokensPerBatch : int, default 8192
@@ -102,7 +103,7 @@ class BertEmbeddings(  # type: ignore[misc]
     modelPath: Param[str] = param("modelPath", "model directory", string)
     maxSentenceLength: Param[int] = param(
         "maxSentenceLength",
-        "longest sequence in pieces incl. [CLS]/[SEP], up to the model's limit",
+        "longest sequence in pieces incl. [CLS]/[SEP], up to the model's limit (unset: 128 or the model's limit)",
         integer(4),
         default=DEFAULT_MAX_SENTENCE_LENGTH,
     )
@@ -228,13 +229,24 @@ class BertEmbeddings(  # type: ignore[misc]
                 "`sparkbert convert CHECKPOINT OUT`."
             ) from None
 
+    def _has_model(self) -> bool:
+        """Whether ``modelPath`` is set and names a model directory."""
+        return self.isDefined(self.modelPath) and is_model_directory(self.getModelPath())
+
+    def getMaxSentenceLength(self) -> int:
+        """Return the window length: the value set, else 128 or the model's max positions when fewer."""
+        length = int(self.getOrDefault(self.maxSentenceLength))
+        if self.isSet(self.maxSentenceLength) or not self._has_model():
+            return length
+        return min(length, self._model().max_positions)
+
     def _check_against_model(self, *, strict: bool) -> ModelDirectory | None:
         """Raise if a param exceeds what the model allows; without ``strict``, skip a missing model."""
-        if not strict and not (self.isDefined(self.modelPath) and is_model_directory(self.getModelPath())):
+        if not strict and not self._has_model():
             return None
         model = self._model()
         length = self.getOrDefault(self.maxSentenceLength)
-        if length > model.max_positions:
+        if self.isSet(self.maxSentenceLength) and length > model.max_positions:
             raise InvalidParamError.for_param(
                 "maxSentenceLength",
                 length,

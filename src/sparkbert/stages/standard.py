@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sparkbert.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_SENTENCE_LENGTH
+from sparkbert.settings import DEFAULT_BATCH_SIZE
 from sparkbert.stages.bert_embeddings import BertEmbeddings
 from sparkbert.stages.bert_sentence_embeddings import BertSentenceEmbeddings
 from sparkbert.stages.document_assembler import DocumentAssembler
@@ -19,7 +19,7 @@ def standard_stages(
     sentence_embeddings: bool = False,
     pooling: str = "first",
     batch_size: int = DEFAULT_BATCH_SIZE,
-    max_sentence_length: int = DEFAULT_MAX_SENTENCE_LENGTH,
+    max_sentence_length: int | None = None,
     storage_ref: str | None = None,
     **bert_params: Any,
 ) -> list[Any]:
