@@ -291,6 +291,31 @@ def test_convert_to_int8_in_one_call(tmp_path: Path) -> None:
     assert ort_session(directory.onnx_path).run(None, batch)[0].shape == (1, 3, 32)
 
 
+def test_quantizing_leaves_the_users_logging_alone(small_fp32: ModelDirectory, tmp_path: Path) -> None:
+    """No advice about ONNX Runtime's pre-processing (the graph is already fused), no root handler."""
+    import subprocess
+    import sys
+
+    script = (
+        "import logging, sys\n"
+        "from sparkbert.model.directory import ModelDirectory\n"
+        "from sparkbert.model.quantize import quantize_int8\n"
+        "quantize_int8(ModelDirectory.load(sys.argv[1]), sys.argv[2])\n"
+        "print(len(logging.getLogger().handlers))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(small_fp32.path), str(tmp_path / "int8")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert run.stdout.strip() == "0", run.stdout  # logging.info did not call basicConfig
+    assert "pre-processing" not in run.stderr and "WARNING" not in run.stderr, run.stderr
+    model = onnx.load(str(tmp_path / "int8" / "model.onnx"), load_external_data=False)
+    props = {p.key: p.value for p in model.metadata_props}
+    assert props["precision"] == "int8" and "onnx.quant.pre_process" not in props
+
+
 def test_existing_output_is_reused_or_refused(small_fp32: ModelDirectory, tmp_path: Path) -> None:
     int8 = quantize_int8(small_fp32, tmp_path / "int8")
     stamp = int8.onnx_path.stat().st_mtime_ns

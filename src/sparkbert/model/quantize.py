@@ -52,7 +52,8 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,8 @@ from sparkbert.model.directory import (
 from sparkbert.model.onnx_graph import ExternalDataWriter, externalize
 
 logger = logging.getLogger(__name__)
+#: metadata ``quantize_dynamic`` reads as "pre-processed" (``quant_utils.model_has_pre_process_metadata``)
+_PRE_PROCESSED = ("onnx.quant.pre_process", "onnxruntime.quant")
 
 #: Manifest fields that describe the files rather than the model; not carried over.
 _FILE_FIELDS = ("format", "format_version", "files", "sparkbert_version")
@@ -215,6 +218,20 @@ def recipe_settings(recipe: Int8Recipe) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def _root_logger_untouched() -> Iterator[None]:
+    """Keep ONNX Runtime's ``logging.info`` calls from configuring the root logger (``basicConfig``)."""
+    root = logging.getLogger()
+    guard = logging.NullHandler() if not root.handlers else None
+    if guard is not None:
+        root.addHandler(guard)
+    try:
+        yield
+    finally:
+        if guard is not None:
+            root.removeHandler(guard)
+
+
 def quantize_int8_recipe(
     src: ModelDirectory, out: str | os.PathLike[str], recipe: Int8Recipe
 ) -> ModelDirectory:
@@ -258,22 +275,29 @@ def quantize_int8_recipe(
             side = _rewrite(model, src, recipe, settings)
             pattern = re.compile("|".join(f"(?:{ROLES[role]})" for role in recipe.keep_fp32) or "(?!)")
             excluded = side + [n.name for n in model.graph.node if pattern.fullmatch(n.name)]
+            # the graph is already fused and typed; unmarked, quantize_dynamic advises
+            # pre-processing through the root logger, installing a handler in the user's process
+            model.metadata_props.add(key=_PRE_PROCESSED[0], value=_PRE_PROCESSED[1])
             onnx.save(
                 model, str(scratch / "fp32.onnx"), save_as_external_data=True, location="fp32.onnx.data"
             )
             del model
-            quantize_dynamic(
-                scratch / "fp32.onnx",
-                scratch / ONNX_NAME,
-                op_types_to_quantize=op_types,
-                per_channel=recipe.per_channel,
-                reduce_range=recipe.reduce_range,
-                weight_type=QuantType.QInt8,
-                nodes_to_exclude=excluded,
-                # onnx shape inference cannot type the outputs of contrib ops: they are float
-                extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT},
-            )
+            with _root_logger_untouched():
+                quantize_dynamic(
+                    scratch / "fp32.onnx",
+                    scratch / ONNX_NAME,
+                    op_types_to_quantize=op_types,
+                    per_channel=recipe.per_channel,
+                    reduce_range=recipe.reduce_range,
+                    weight_type=QuantType.QInt8,
+                    nodes_to_exclude=excluded,
+                    # onnx shape inference cannot type the outputs of contrib ops: they are float
+                    extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT},
+                )
             model = onnx.load(str(scratch / ONNX_NAME))
+            props = {p.key: p.value for p in model.metadata_props if (p.key, p.value) != _PRE_PROCESSED}
+            del model.metadata_props[:]
+            onnx.helper.set_model_props(model, {**props, "precision": "int8"})
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         with ExternalDataWriter(staging / ONNX_DATA_NAME) as writer:
