@@ -20,7 +20,6 @@ True
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -32,17 +31,6 @@ from sparkbert.settings import DEFAULT_BATCH_SIZE, DEFAULT_LANG, DEFAULT_MODEL
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
-
-
-@functools.lru_cache(maxsize=8)
-def _model_path(model: str, lang: str) -> str:
-    """Resolve (download, convert, verify) a model once per process; return its directory."""
-    from sparkbert.model.directory import is_model_directory
-    from sparkbert.model.resolve import resolve_model
-
-    if is_model_directory(model):  # any precision, used as is
-        return model
-    return str(resolve_model(model, lang).path)
 
 
 def _texts(texts: str | Iterable[str]) -> list[str]:
@@ -108,6 +96,7 @@ def encode(
     """
     import numpy as np
 
+    from sparkbert.model.resolve import resolve_once
     from sparkbert.runtime.sentence_encoder import SENTENCE_STRATEGIES
     from sparkbert.stages.bert_sentence_embeddings import BertSentenceEmbeddings
 
@@ -117,7 +106,7 @@ def encode(
     if normalize is not None and not isinstance(normalize, bool):
         raise InvalidParamError.for_param("normalize", normalize, "True, False or None")
     stage = BertSentenceEmbeddings(poolingStrategy=pooling, batchSize=batch_size, normalize=normalize)
-    stage.setModelPath(_model_path(os.fspath(model), lang))
+    stage.setModelPath(resolve_once(os.fspath(model), lang))
     if max_sentence_length is not None:
         stage.setMaxSentenceLength(check_range("max_sentence_length", max_sentence_length, 4))
     stage._resolved_pooling()  # a strategy the model cannot serve fails before any work

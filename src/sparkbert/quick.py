@@ -15,14 +15,12 @@ Examples
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from sparkbert.annotation import Annotation
 from sparkbert.errors import InvalidParamError
-from sparkbert.model.directory import is_model_directory
 from sparkbert.params import check_choice, check_range
 from sparkbert.runtime.alignment import POOLING_STRATEGIES
 from sparkbert.settings import DEFAULT_BATCH_SIZE, DEFAULT_LANG, DEFAULT_MODEL
@@ -34,22 +32,6 @@ if TYPE_CHECKING:
 
 #: The columns of ``embed``'s DataFrame, in order.
 COLUMNS = ("text_index", "sentence", "token", "begin", "end", "vector")
-
-
-@functools.lru_cache(maxsize=8)
-def _model_path(model: str, lang: str) -> str:
-    """Resolve (download, convert, verify) a model once per process; return its directory."""
-    from sparkbert.stages.bert_embeddings import BertEmbeddings
-
-    return BertEmbeddings.pretrained(model, lang).getModelPath()
-
-
-def _resolve(model: str, lang: str) -> str:
-    path = _model_path(model, lang)
-    if not is_model_directory(path):  # removed since: resolve again
-        _model_path.cache_clear()
-        path = _model_path(model, lang)
-    return path
 
 
 def _texts(texts: str | Iterable[str | None]) -> list[str | None]:
@@ -90,6 +72,7 @@ def light_pipeline(
     from pyspark.ml import PipelineModel
 
     from sparkbert.light import LightPipeline
+    from sparkbert.model.resolve import resolve_once
     from sparkbert.stages.standard import standard_stages
 
     # check cheap arguments before resolving (maybe downloading) the model
@@ -100,7 +83,7 @@ def light_pipeline(
     if not isinstance(sentence_embeddings, bool):
         raise InvalidParamError.for_param("sentence_embeddings", sentence_embeddings, "True or False")
     stages = standard_stages(
-        _resolve(os.fspath(model), lang),
+        resolve_once(os.fspath(model), lang),
         sentence_embeddings=sentence_embeddings,
         pooling=pooling,
         batch_size=batch_size,

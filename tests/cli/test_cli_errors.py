@@ -169,7 +169,7 @@ def test_subcommand_help_shows_defaults(tmp_path: Path) -> None:
     for default in (
         "local[*]",
         "bert_base_multilingual_cased",
-        "fp32",
+        "a model directory's own, else fp32",
         "auto",
         "parquet",
         "8",

@@ -15,8 +15,8 @@ from pyspark.ml import Pipeline
 from pyspark.sql import SparkSession
 from tests.conftest import REPO
 
-import sparkbert.quick
 from sparkbert import BertEmbeddings, DocumentAssembler, InvalidParamError, SentenceDetector, Tokenizer
+from sparkbert.model.resolve import _resolved_path
 from sparkbert.quick import COLUMNS, embed
 
 TEXTS: list[str | None] = [
@@ -111,7 +111,7 @@ def test_accepts_a_checkpoint_folder(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SPARKBERT_HOME", str(tmp_path / "home"))
-    sparkbert.quick._model_path.cache_clear()
+    _resolved_path.cache_clear()  # SPARKBERT_HOME changed: resolve anew
     from_checkpoint = embed(TEXTS, tiny_checkpoint[0])
     from_directory = embed(TEXTS, tiny_model_dir)
     assert from_checkpoint[["text_index", "token", "begin", "end"]].equals(

@@ -16,6 +16,9 @@ import pytest
 from tests.helpers.checkpoints import as_older_sparkbert_wrote_it
 from tests.helpers.hub_server import FakeHub
 
+from sparkbert import BertEmbeddings
+from sparkbert.cli._args import make_parser
+from sparkbert.cli._job import load_model
 from sparkbert.errors import (
     InvalidParamError,
     ModelIntegrityError,
@@ -26,7 +29,7 @@ from sparkbert.model import registry
 from sparkbert.model.convert import outdated
 from sparkbert.model.directory import ModelDirectory
 from sparkbert.model.onnx_graph import GRAPH_VERSIONS
-from sparkbert.model.resolve import parse_repo_id, resolve_model
+from sparkbert.model.resolve import parse_repo_id, resolve_model, resolve_once
 
 REPO = "test-org/tiny-bert"
 
@@ -397,6 +400,18 @@ def test_local_fp32_model_directory_is_quantized_into_the_cache(tiny_checkpoint:
     assert ModelDirectory.load(fp32.path).identity == fp32.identity  # the source is untouched
     with pytest.raises(InvalidParamError, match="fp16"):
         resolve_model(fp32.path, precision="fp16")
+    # a model directory of another precision is used as it is unless a precision is asked for
+    assert resolve_model(int8.path).path == int8.path
+    assert resolve_once(str(int8.path)) == str(int8.path)  # sparkbert.embed and encode
+    assert BertEmbeddings.pretrained(str(int8.path)).getModelPath() == str(int8.path)
+    assert (
+        load_model(
+            str(int8.path), make_parser().parse_args(["embed", "--input", "in", "--output", "out"]).precision
+        ).path
+        == int8.path
+    )
+    with pytest.raises(InvalidParamError, match=r"is an int8 model directory.*precision='int8' or None"):
+        resolve_model(int8.path, precision="fp32")
 
 
 def test_local_pickle_only_folder_is_unsafe(tmp_path: Path, home: Path) -> None:

@@ -132,7 +132,11 @@ def make_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MODEL,
         help="registry name, Hub repo id, model directory or checkpoint",
     )
-    spark.add_argument("--precision", choices=PRECISIONS, default="fp32", help="weights (fp16: for GPUs)")
+    spark.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="weights (default: a model directory's own, else fp32; fp16: for GPUs)",
+    )
     spark.add_argument(
         "--device", choices=DEVICES, default="auto", help="where ONNX Runtime runs, decided on each executor"
     )

@@ -151,7 +151,7 @@ def check_runtime() -> None:
         raise CommandError(str(err)) from None
 
 
-def load_model(name: str, precision: str) -> ModelDirectory:
+def load_model(name: str, precision: str | None) -> ModelDirectory:
     """Return the model directory for ``--model`` and ``--precision`` (converted once, cached).
 
     Examples

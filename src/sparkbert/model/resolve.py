@@ -31,6 +31,7 @@ Invalid value for param 'precision': 'int4'. Valid values: 'fp32', 'int8', 'fp16
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -102,7 +103,7 @@ def resolve_model(
     lang: str = DEFAULT_LANG,
     *,
     revision: str | None = None,
-    precision: str = "fp32",
+    precision: str | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     local_files_only: bool | None = None,
 ) -> ModelDirectory:
@@ -118,8 +119,9 @@ def resolve_model(
     revision : str, optional
         Branch, tag or commit of a Hub repo (instead of ``@revision``); for a registry name,
         replaces the pinned commit.
-    precision : {"fp32", "int8", "fp16"}
-        Weight precision of the returned model.
+    precision : {"fp32", "int8", "fp16"}, optional
+        Weight precision of the returned model. Default: a model directory's own (it is
+        used as it is), else ``"fp32"``.
     cache_dir : str or os.PathLike, optional
         Cache root; defaults to ``SPARKBERT_HOME`` (``~/.cache/sparkbert``).
     local_files_only : bool, optional
@@ -151,7 +153,7 @@ def resolve_model(
     ...     print(str(e)[:50])
     Unknown pretrained model 'no_such_model' (lang 'xx
     """
-    if precision not in PRECISIONS:
+    if precision is not None and precision not in PRECISIONS:
         raise InvalidParamError.for_param("precision", precision, PRECISIONS)
     home = Path(cache_dir).expanduser() if cache_dir is not None else sparkbert_home()
     no_network = bool(local_files_only) or offline()
@@ -163,6 +165,7 @@ def resolve_model(
         )
     if path.exists():
         return _resolve_local(path, precision, home)
+    precision = precision or "fp32"
     if isinstance(name_or_path, os.PathLike) or _looks_like_path(text):
         raise ModelNotFoundError(
             f"No such folder: {path}. Pass a model directory, a checkpoint folder (config.json, "
@@ -180,6 +183,30 @@ def resolve_model(
             f"Two revisions given for {repo_id}: {at_revision!r} (after '@') and {revision!r} (revision=)"
         )
     return _resolve_hub(repo_id, at_revision or revision, precision, home, offline_because)
+
+
+@functools.lru_cache(maxsize=8)
+def _resolved_path(name_or_path: str, lang: str) -> str:
+    return str(resolve_model(name_or_path, lang).path)
+
+
+def resolve_once(name_or_path: str, lang: str = DEFAULT_LANG) -> str:
+    """Return the model directory ``resolve_model`` gives, resolved once per process.
+
+    What the in-process helpers (``sparkbert.embed``, ``sparkbert.encode``) call: the first
+    call downloads, converts and verifies; later ones reuse the answer unless the directory
+    has been removed since. A model directory of any precision is used as it is.
+
+    Examples
+    --------
+    >>> resolve_once(model_dir) == str(model_dir)
+    True
+    """
+    path = _resolved_path(name_or_path, lang)
+    if not is_model_directory(path):  # removed since: resolve again
+        _resolved_path.cache_clear()
+        path = _resolved_path(name_or_path, lang)
+    return path
 
 
 def _offline_because(local_files_only: bool) -> str:
@@ -333,12 +360,12 @@ def _checkpoint_digests(folder: Path) -> dict[str, str]:
     return {name: sha256_file(folder.joinpath(*name.split("/"))) for name in sorted(set(names))}
 
 
-def _resolve_local(path: Path, precision: str, home: Path) -> ModelDirectory:
+def _resolve_local(path: Path, precision: str | None, home: Path) -> ModelDirectory:
     if not path.is_dir():
         raise ModelNotFoundError(f"{path} is a file; pass a model directory or a checkpoint folder")
     if is_model_directory(path):
         directory = ModelDirectory.load(path, verify=True)
-        if directory.precision == precision:
+        if precision is None or directory.precision == precision:
             reason = _outdated(directory)
             if reason is not None:  # the user's folder: theirs to convert again
                 logger.info(
@@ -347,8 +374,8 @@ def _resolve_local(path: Path, precision: str, home: Path) -> ModelDirectory:
             return directory
         if directory.precision != "fp32" or precision != "int8":
             raise InvalidParamError(
-                f"{path} is a {directory.precision} model directory; it can only be used as is "
-                f"(precision={directory.precision!r}), or, from fp32, quantized to 'int8'. "
+                f"{path} is an {directory.precision} model directory; it can only be used as is "
+                f"(precision={directory.precision!r} or None), or, from fp32, quantized to 'int8'. "
                 f"Convert its checkpoint with precision={precision!r} instead."
             )
         target = cache.local_dir(home, path) / directory.identity / precision
@@ -360,6 +387,7 @@ def _resolve_local(path: Path, precision: str, home: Path) -> ModelDirectory:
             return None if made == int8_settings(directory, Int8Recipe()) else "another int8 recipe"
 
         return _build(target, lambda out: quantize_int8(directory, out), recipe_outdated)
+    precision = precision or "fp32"
     if not is_checkpoint(path):
         from sparkbert.model.checkpoint import weight_files
 
@@ -377,4 +405,4 @@ def _resolve_local(path: Path, precision: str, home: Path) -> ModelDirectory:
     )
 
 
-__all__ = ["parse_repo_id", "resolve_model"]
+__all__ = ["parse_repo_id", "resolve_model", "resolve_once"]

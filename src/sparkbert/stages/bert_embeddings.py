@@ -146,7 +146,7 @@ class BertEmbeddings(  # type: ignore[misc]
         remote_loc: str | None = None,
         *,
         revision: str | None = None,
-        precision: str = "fp32",
+        precision: str | None = None,
         cache_dir: str | None = None,
         local_files_only: bool | None = None,
     ) -> BertEmbeddings:
@@ -155,7 +155,8 @@ class BertEmbeddings(  # type: ignore[misc]
         ``name`` may be a built-in registry name (``"bert_base_multilingual_cased"``),
         a Hub repo id (``"org/name"`` or ``"org/name@revision"``), a local Hugging Face
         checkpoint folder (converted once and cached) or a model directory. The model
-        is resolved on the driver; executors never download anything.
+        is resolved on the driver; executors never download anything. ``precision``
+        (``"fp32"``, ``"int8"``, ``"fp16"``) defaults to a model directory's own, else fp32.
 
         Examples
         --------
