@@ -71,6 +71,13 @@ SUPPORTED_ACTIVATIONS = tuple(ACTIVATIONS)
 #: with positions numbered from ``pad_token_id + 1`` (xlm-roberta-base and models fine-tuned from
 #: it, CamemBERT); DistilBERT, the same encoder without token types (distilbert-base-multilingual-cased).
 SUPPORTED_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "camembert", "distilbert")
+#: For configs written before ``model_type`` existed: the model class named in ``architectures``.
+_ARCHITECTURE_TYPES = {
+    "XLMRoberta": "xlm-roberta",
+    "Roberta": "roberta",
+    "Camembert": "camembert",
+    "DistilBert": "distilbert",
+}
 _ROBERTA_TYPES = ("roberta", "xlm-roberta", "camembert")
 #: DistilBERT's config fields under the names ``BertConfig`` gives them.
 _DISTILBERT_CONFIG = {
@@ -189,7 +196,7 @@ class BertSpec:
         ...
         sparkbert.errors.InvalidParamError: Invalid value for param 'config.json: hidden_act': 'mish'. Valid values: 'gelu', 'gelu_python', 'gelu_new', ...
         """
-        model_type = config.get("model_type", "bert")
+        model_type = _model_type(config)
         _require(config, "model_type", model_type, SUPPORTED_MODEL_TYPES, where)
         own: dict[str, str] = {}  # BertConfig's field name -> the config's own, for errors
         if model_type == "distilbert":  # its LayerNorms use 1e-12 whatever the config says
@@ -246,6 +253,21 @@ class BertSpec:
             token_types=model_type != "distilbert",
             **sizes,
         )
+
+
+def _model_type(config: Mapping[str, Any]) -> str:
+    """``model_type``; without one, the family its ``architectures`` name, else ``bert``.
+
+    >>> _model_type({"architectures": ["XLMRobertaForMaskedLM"]}), _model_type({})
+    ('xlm-roberta', 'bert')
+    """
+    if "model_type" in config:
+        return str(config["model_type"])
+    for architecture in config.get("architectures") or ():
+        for prefix, model_type in _ARCHITECTURE_TYPES.items():
+            if str(architecture).startswith(prefix):
+                return model_type
+    return "bert"
 
 
 def _require(
