@@ -249,6 +249,33 @@ def test_int8_stays_close_to_fp32_on_real_weights(
     assert cosines.min() >= 0.95
 
 
+def test_int8_vectors_are_the_sentences_own_at_batch_size_one(minilm_int8: ModelDirectory) -> None:
+    """What docs/models.md says: activations are quantized per call, so only batch 1 is batch-free."""
+    from sparkbert.annotation import DOCUMENT, Annotation
+    from sparkbert.runtime.embedder import Embedder, EmbedderConfig
+    from sparkbert.text.tokens import tokenize
+
+    texts = ud_sentences(5)  # 60 sentences, 12 languages
+    sentences = [[Annotation(DOCUMENT, 0, len(t) - 1, t, {"sentence": "0"})] for t in texts]
+    tokens = [tokenize(s) for s in sentences]
+
+    def vectors(batch_size: int, order: list[int]) -> list[np.ndarray]:
+        config = EmbedderConfig.for_model(str(minilm_int8.path), batch_size=batch_size)
+        rows = Embedder(config).embed([sentences[i] for i in order], [tokens[i] for i in order])
+        by_text = dict(zip(order, rows))
+        return [np.array([a.embeddings for a in by_text[i]], dtype=np.float32) for i in range(len(texts))]
+
+    forward, backward = list(range(len(texts))), list(range(len(texts)))[::-1]
+    alone = vectors(1, forward)
+    for a, b in zip(alone, vectors(1, backward)):
+        np.testing.assert_allclose(a, b, atol=1e-5)  # any company, any order: the same vectors
+    batched = vectors(8, forward)
+    a, b = np.concatenate(alone), np.concatenate(batched)
+    cosines = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    assert float(np.abs(a - b).max()) > 1e-3  # batched, they move with their neighbours
+    assert cosines.mean() >= 0.99 and cosines.min() >= 0.95
+
+
 def test_int8_directory(minilm_fp32: ModelDirectory, minilm_int8: ModelDirectory) -> None:
     assert minilm_int8.precision == "int8"
     loaded = ModelDirectory.load(minilm_int8.path)

@@ -62,7 +62,8 @@ class BertEmbeddings(  # type: ignore[misc]
         Longest sequence in pieces, ``[CLS]`` and ``[SEP]`` included, up to the model's limit
         (unset on a model with fewer than 128 positions: all of them).
     batchSize : int, default 8
-        Most sequences per ONNX Runtime call.
+        Most sequences per ONNX Runtime call. An int8 model quantizes activations per call,
+        so its vectors depend slightly on their batch; 1 makes them the sentence's own.
     maxTokensPerBatch : int, default 8192
         Most padded pieces per ONNX Runtime call.
     poolingStrategy : str, default "first"
