@@ -33,10 +33,12 @@ sparkbert.errors.InvalidParamError: Invalid value for param 'batchSize': 0. Vali
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import regex as regex_module
+from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params
 
 from sparkbert.errors import InvalidParamError
@@ -166,6 +168,32 @@ def _make_getter(name: str) -> Callable[..., Any]:
     return getter
 
 
+#: Params of Spark NLP's stages that sparkbert's do not have, and what a migrating user does instead.
+SPARK_NLP_ONLY: Mapping[str, str] = {
+    "contextChars": "punctuation is split from words by Unicode rules; splitChars adds characters",
+    "caseSensitiveExceptions": "exceptions always match case-sensitively",
+    "exceptionsPath": "pass the strings themselves as exceptions",
+    "targetPattern": "tokens follow Unicode word rules; splitPattern adds separators",
+    "prefixPattern": "tokens follow Unicode word rules; splitChars or splitPattern add separators",
+    "suffixPattern": "tokens follow Unicode word rules; splitChars or splitPattern add separators",
+    "infixPatterns": "tokens follow Unicode word rules; splitChars or splitPattern add separators",
+    "useAbbreviations": "abbreviations (a multilingual list) are always recognised",
+    "detectLists": "list items are not split into sentences of their own",
+    "splitLength": "maxLength splits sentences longer than it",
+    "customBoundsStrategy": "customBounds end a sentence after the bound",
+    "lazyAnnotator": "stages run when Spark runs them",
+    "configProtoBytes": "there is no TensorFlow: intraOpThreads sets ONNX Runtime's threads",
+}
+
+
+def _unknown_param(owner: object, name: str) -> str:
+    """The error text for a param ``owner`` lacks: Spark NLP's advice when it is one of its params, and the list."""
+    names = ", ".join(sorted(p.name for p in owner.params))  # type: ignore[attr-defined]
+    hint = SPARK_NLP_ONLY.get(name)
+    spark_nlp = f" (a Spark NLP param: in sparkbert {hint})" if hint else ""
+    return f"{type(owner).__name__} has no param {name!r}{spark_nlp}; its params are: {names}."
+
+
 class TypedParams(Params):
     """Params base: keyword constructor, generated accessors, declared defaults, strict ``set``.
 
@@ -180,6 +208,10 @@ class TypedParams(Params):
     Traceback (most recent call last):
     ...
     TypeError: Tokenizer has no param 'minLenght'; its params are: ...
+    >>> Tokenizer().setContextChars(["(", ")"])  # Spark NLP's setter: what to do instead
+    Traceback (most recent call last):
+    ...
+    AttributeError: Tokenizer has no param 'contextChars' (a Spark NLP param: in sparkbert punctuation is split from words by Unicode rules; splitChars adds characters); its params are: ...
     """
 
     #: defaults that override those given in ``param``, per class (merged along the MRO)
@@ -188,6 +220,22 @@ class TypedParams(Params):
     if TYPE_CHECKING:  # the generated setX/getX accessors, as type checkers see them
 
         def __getattr__(self, name: str) -> Any: ...
+
+    else:
+
+        def __getattr__(self, name: str) -> Any:
+            """Name the missing param (and Spark NLP's advice) for a setter or getter no param backs."""
+            if name == "fit" and isinstance(self, Transformer):
+                kind = type(self).__name__
+                raise AttributeError(
+                    f"{kind} is a Transformer and needs no fit (Spark NLP's {kind} may be an estimator): "
+                    "call transform(df), or put it in a Pipeline, whose fit passes it through."
+                )
+            accessor = re.fullmatch(r"(?:set|get)([A-Z]\w*)", name)
+            if accessor is None:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            param_name = accessor.group(1)[0].lower() + accessor.group(1)[1:]
+            raise AttributeError(_unknown_param(self, param_name))
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -229,8 +277,7 @@ class TypedParams(Params):
         """
         unknown = sorted(k for k in kwargs if not self.hasParam(k))
         if unknown:
-            names = ", ".join(sorted(p.name for p in self.params))
-            raise TypeError(f"{type(self).__name__} has no param {unknown[0]!r}; its params are: {names}.")
+            raise TypeError(_unknown_param(self, unknown[0]))
         return self._set(**{k: v for k, v in kwargs.items() if v is not None})
 
     def set(self, param: Param[Any], value: Any) -> None:

@@ -98,6 +98,34 @@ def test_unknown_keyword_names_the_params() -> None:
         Tokenizer(splitHann=False)
 
 
+def test_spark_nlp_params_sparkbert_lacks_say_what_to_do_instead() -> None:
+    from sparkbert import BertSentenceEmbeddings
+    from sparkbert.params import SPARK_NLP_ONLY
+
+    cases = [
+        (Tokenizer(), "setContextChars", "contextChars"),
+        (Tokenizer(), "setCaseSensitiveExceptions", "caseSensitiveExceptions"),
+        (SentenceDetector(), "setUseAbbreviations", "useAbbreviations"),
+        (BertEmbeddings(), "setConfigProtoBytes", "configProtoBytes"),
+    ]
+    for stage, accessor, name in cases:
+        with pytest.raises(
+            AttributeError, match=rf"has no param '{name}' \(a Spark NLP param: in sparkbert .+\); its"
+        ):
+            getattr(stage, accessor)(True)
+    with pytest.raises(TypeError, match=r"'contextChars' \(a Spark NLP param: .*splitChars"):
+        Tokenizer(contextChars=["("])
+    with pytest.raises(AttributeError, match="needs no fit.*Pipeline"):
+        Tokenizer().fit(None)  # Spark NLP's Tokenizer is an estimator
+    with pytest.raises(AttributeError, match="has no param 'splitHann'; its params are: .*splitHan"):
+        Tokenizer().setSplitHann(False)
+    assert not hasattr(Tokenizer(), "setContextChars") and hasattr(Tokenizer(), "setSplitChars")
+    stages = (DocumentAssembler, SentenceDetector, Tokenizer, BertEmbeddings, BertSentenceEmbeddings)
+    stages += (SentenceEmbeddings, EmbeddingsFinisher)
+    for stage_class in stages:  # the table names no param a stage has gained since
+        assert not [name for name in SPARK_NLP_ONLY if stage_class().hasParam(name)]
+
+
 def test_max_sentence_length_above_the_models_limit_raises_at_once(tiny_model_dir: Path) -> None:
     emb = BertEmbeddings(modelPath=str(tiny_model_dir))
     limit = json.loads((tiny_model_dir / "manifest.json").read_text())["max_position_embeddings"]
