@@ -115,6 +115,7 @@ def test_convert_then_info(tiny_checkpoint: tuple[Path, object], tmp_path: Path)
     assert facts["cased"] is True and Path(facts["source"]).resolve() == checkpoint.resolve()
     assert facts["outdated"] is None and facts["graph_version"] >= 2
     assert (facts["model_type"], facts["sentence_vectors"]) == ("bert", "pooler (tanh dense on [CLS])")
+    assert facts["sentence_window"] == 512  # no sentence-transformers max_seq_length: 512
     # sentence_head.safetensors: the checkpoint's pooler, kept for sentence vectors
     assert set(facts["files"]) == {
         "config.json",

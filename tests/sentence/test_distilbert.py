@@ -57,6 +57,12 @@ def test_distiluse_shaped_sentence_model_equals_sentence_transformers(
         reference = reference_model.encode(texts, batch_size=16, convert_to_numpy=True)
     model = convert_checkpoint(tmp_path / "st", tmp_path / "model")
     assert model.manifest["model_type"] == "distilbert"
+    from sparkbert import BertSentenceEmbeddings
+    from sparkbert.cli.convert_info import model_facts
+
+    # the window is the checkpoint's max_seq_length, and info says so
+    assert BertSentenceEmbeddings(modelPath=str(model.path)).getMaxSentenceLength() == 128
+    assert model_facts(model)["sentence_window"] == 128
     ours = encode(texts, model=str(model.path), batch_size=16)
     assert ours.shape == reference.shape == (len(texts), 16)
     assert float(np.abs(ours - reference).max()) <= 1e-5

@@ -43,7 +43,7 @@ def model_facts(directory: ModelDirectory) -> dict[str, Any]:
     """
     from sparkbert.model.convert import outdated
     from sparkbert.model.st_modules import MANIFEST_FIELD
-    from sparkbert.runtime.sentence_encoder import describe_auto
+    from sparkbert.runtime.sentence_encoder import describe_auto, sentence_window
 
     manifest = directory.manifest
     files = {name: int(entry["size"]) for name, entry in sorted(manifest["files"].items())}
@@ -61,6 +61,8 @@ def model_facts(directory: ModelDirectory) -> dict[str, Any]:
         "cased": directory.cased,
         # what BertSentenceEmbeddings' poolingStrategy "auto" computes
         "sentence_vectors": describe_auto(manifest.get(MANIFEST_FIELD) or {}),
+        # BertSentenceEmbeddings' window unless maxSentenceLength is set (pieces)
+        "sentence_window": sentence_window(manifest.get(MANIFEST_FIELD) or {}, directory.max_positions),
         "sparkbert_version": manifest.get("sparkbert_version"),
         "graph_version": manifest.get("graph_version", 1),
         # None, or why this sparkbert would convert the source differently (the cache does)
@@ -112,6 +114,8 @@ def print_facts(facts: Mapping[str, Any], as_json: bool) -> None:
         shown = (
             _size(value)
             if key == "size_bytes"
+            else f"{value:,} pieces"
+            if key == "sentence_window"
             else ("yes" if value is True else "no" if value is False else value)
         )
         label = {"size_bytes": "size on disk", "max_positions": "max positions"}.get(

@@ -14,7 +14,8 @@ ONNX graph:
 ``modules`` holds ``pooling`` (one of ``SUPPORTED_POOLING``, or several joined by ``+``
 in the order sentence-transformers concatenates them, e.g. ``"cls+mean"``), ``dense`` (one
 ``{"activation", "in_features", "out_features", "bias"}`` per layer), ``normalize``,
-``max_seq_length`` (``sentence_bert_config.json``; ``null`` when absent),
+``max_seq_length`` (``sentence_bert_config.json``, else ``model_max_length`` of
+``tokenizer_config.json``, where sentence-transformers 6 keeps it; ``null`` when neither),
 ``do_lower_case`` (from the same file; the converter then makes the tokenizer lower-case) and
 ``default_prompt`` (the text sentence-transformers prepends to every input when
 ``config_sentence_transformers.json`` names a ``default_prompt_name``; sparkbert does not
@@ -293,6 +294,8 @@ def read_sentence_modules(checkpoint: Path) -> SentenceModules | None:
         length = value.get("max_seq_length")
         max_seq_length = length if isinstance(length, int) and not isinstance(length, bool) else None
         lower_case = value.get("do_lower_case") is True
+    if max_seq_length is None:  # sentence-transformers 6 keeps it as the tokenizer's limit
+        max_seq_length = _tokenizer_max_length(Path(checkpoint) / "tokenizer_config.json")
     prompt = _default_prompt(Path(checkpoint) / ST_PROMPTS_NAME)
     if prompt:
         logger.warning(
@@ -302,6 +305,22 @@ def read_sentence_modules(checkpoint: Path) -> SentenceModules | None:
             prompt,
         )
     return SentenceModules(pooling, tuple(dense), normalize, max_seq_length, lower_case, prompt)
+
+
+def _tokenizer_max_length(path: Path) -> int | None:
+    """``model_max_length`` of a ``tokenizer_config.json`` when it is a real limit (transformers writes 1e30 for none).
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "tokenizer_config.json").write_text('{"model_max_length": 128}')
+    >>> _tokenizer_max_length(folder / "tokenizer_config.json"), _tokenizer_max_length(folder / "none.json")
+    (128, None)
+    """
+    value = _read_json(path) if path.is_file() else None
+    length = value.get("model_max_length") if isinstance(value, dict) else None
+    if isinstance(length, int) and not isinstance(length, bool) and 0 < length < 1_000_000:
+        return length
+    return None
 
 
 def _default_prompt(path: Path) -> str | None:

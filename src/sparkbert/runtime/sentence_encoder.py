@@ -125,6 +125,25 @@ def describe_auto(info: Mapping[str, Any]) -> str:
     return " → ".join(steps) + unapplied
 
 
+#: ``BertSentenceEmbeddings``' window when neither the user nor the checkpoint sets one.
+DEFAULT_SENTENCE_WINDOW = 512
+
+
+def sentence_window(info: Mapping[str, Any], max_positions: int) -> int:
+    """The window ``BertSentenceEmbeddings`` uses unless ``maxSentenceLength`` is set.
+
+    The checkpoint's sentence-transformers ``max_seq_length``, else 512, never more than the
+    model's positions.
+
+    Examples
+    --------
+    >>> sentence_window({"modules": {"max_seq_length": 8192}}, 8192), sentence_window({}, 514)
+    (8192, 512)
+    """
+    length = (info.get("modules") or {}).get("max_seq_length")
+    return min(int(length or DEFAULT_SENTENCE_WINDOW), max_positions)
+
+
 def window_sequences(
     ids: NDArray[np.int64], content_length: int, cls: int, sep: int
 ) -> tuple[list[tuple[int, int]], list[NDArray[np.int64]]]:

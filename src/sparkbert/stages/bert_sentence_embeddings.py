@@ -25,12 +25,10 @@ from sparkbert.runtime.sentence_encoder import (
     SentenceEncoder,
     SentenceEncoderConfig,
     resolve_pooling,
+    sentence_window,
 )
 from sparkbert.stages.base import BatchAnnotator
 from sparkbert.stages.bert_embeddings import BertEmbeddings
-
-#: Window length when neither the user nor the checkpoint's sentence-transformers config sets one.
-DEFAULT_WINDOW = 512
 
 
 class BertSentenceEmbeddings(BertEmbeddings):  # type: ignore[misc]
@@ -137,10 +135,7 @@ class BertSentenceEmbeddings(BertEmbeddings):  # type: ignore[misc]
         """Return the window length (default: the checkpoint's ``max_seq_length``, else 512)."""
         if self.isSet(self.maxSentenceLength):
             return int(self.getOrDefault(self.maxSentenceLength))
-        model = self._model()
-        modules = self._modules()
-        length = modules.get("max_seq_length") if modules else None
-        return min(int(length or DEFAULT_WINDOW), model.max_positions)
+        return sentence_window(self._sentence_info(), self._model().max_positions)
 
     def getDimension(self) -> int:
         """Return the width of the output vectors (the last Dense layer's, when ``auto`` applies one)."""
