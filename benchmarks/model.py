@@ -35,7 +35,7 @@ class BenchModel:
     name: str
 
 
-def _write_random_checkpoint(out: Path, seed: int = 0, **shape: int) -> None:
+def write_random_checkpoint(out: Path, seed: int = 0, **shape: int) -> None:
     """Random BERT (std 0.02 like BERT's initializer), HF key layout, safetensors.
 
     mBERT's shape and vocabulary unless ``shape`` overrides config keys (``num_hidden_layers``,
@@ -110,7 +110,7 @@ def random_mbert(cache: Path, *, with_int8: bool = True) -> BenchModel:
         logger.info("writing random mBERT-shaped checkpoint to %s", ckpt)
         tmp = cache / ".checkpoint-tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        _write_random_checkpoint(tmp)
+        write_random_checkpoint(tmp)
         tmp.rename(ckpt)
     fp32 = Path(convert_checkpoint(ckpt, cache / "fp32", precision="fp32").path)
     int8 = None
@@ -131,7 +131,7 @@ def tiny_mbert(cache: Path) -> BenchModel:
     if not (ckpt / "model.safetensors").is_file():
         tmp = cache / ".tiny-checkpoint-tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        _write_random_checkpoint(
+        write_random_checkpoint(
             tmp, num_hidden_layers=1, hidden_size=32, num_attention_heads=4, intermediate_size=64
         )
         tmp.rename(ckpt)

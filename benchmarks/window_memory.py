@@ -7,8 +7,8 @@
 for bge-m3). ONNX Runtime's CPU ``Attention`` holds the scores of a whole window, one
 ``S × S`` float32 matrix per head, for the length of a call, so the memory a Python worker
 needs grows with the square of the window. This mode builds a one-layer random BERT with
-``--heads`` heads and a tiny width (so the weights cost nothing), converts it with the library,
-and runs one window of each length through the library's own session, each in a fresh
+``--heads`` heads, 4 dimensions per head and mBERT's vocabulary (so the weights cost little),
+converts it with the library, and runs one window of each length through the library's own session, each in a fresh
 process; it reports that process's peak resident memory above what it held before the run.
 """
 
@@ -24,8 +24,6 @@ from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import numpy as np
 
 from benchmarks.common import REPO, machine
 from benchmarks.runner import publish, report_header
@@ -48,60 +46,13 @@ print(json.dumps({"before": before, "peak": resource.getrusage(resource.RUSAGE_S
 
 
 def _model(root: Path, heads: int, positions: int) -> Path:
-    """A one-layer random BERT (4 dimensions per head, 1,000 words) with ``positions`` positions."""
-    from safetensors.numpy import save_file
-
+    """A one-layer random BERT (4 dimensions per head) with ``positions`` positions, converted."""
+    from benchmarks.model import write_random_checkpoint
     from sparkbert.model.convert import convert_checkpoint
 
-    hidden, vocab = 4 * heads, 1000
     ckpt = root / f"ckpt-{heads}-{positions}"
-    ckpt.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-
-    def normal(*shape: int) -> np.ndarray:
-        return (rng.standard_normal(shape) * 0.05).astype(np.float32)
-
-    def ones(n: int) -> np.ndarray:
-        return np.ones(n, np.float32)
-
-    def zeros(n: int) -> np.ndarray:
-        return np.zeros(n, np.float32)
-
-    tensors = {
-        "embeddings.word_embeddings.weight": normal(vocab, hidden),
-        "embeddings.position_embeddings.weight": normal(positions, hidden),
-        "embeddings.token_type_embeddings.weight": normal(2, hidden),
-        "embeddings.LayerNorm.weight": ones(hidden),
-        "embeddings.LayerNorm.bias": zeros(hidden),
-    }
-    layer = "encoder.layer.0."
-    for name, shape in {
-        "attention.self.query": (hidden, hidden),
-        "attention.self.key": (hidden, hidden),
-        "attention.self.value": (hidden, hidden),
-        "attention.output.dense": (hidden, hidden),
-        "intermediate.dense": (4 * hidden, hidden),
-        "output.dense": (hidden, 4 * hidden),
-    }.items():
-        tensors[layer + name + ".weight"] = normal(*shape)
-        tensors[layer + name + ".bias"] = zeros(shape[0])
-    for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
-        tensors[layer + norm + ".weight"] = ones(hidden)
-        tensors[layer + norm + ".bias"] = zeros(hidden)
-    save_file(tensors, str(ckpt / "model.safetensors"))
-    config = {
-        "model_type": "bert",
-        "vocab_size": vocab,
-        "hidden_size": hidden,
-        "num_hidden_layers": 1,
-        "num_attention_heads": heads,
-        "intermediate_size": 4 * hidden,
-        "max_position_embeddings": positions,
-        "type_vocab_size": 2,
-    }
-    (ckpt / "config.json").write_text(json.dumps(config))
-    vocab_txt = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(vocab - 5)]
-    (ckpt / "vocab.txt").write_text("\n".join(vocab_txt) + "\n", encoding="utf-8")
+    shape = {"hidden_size": 4 * heads, "num_attention_heads": heads, "intermediate_size": 16 * heads}
+    write_random_checkpoint(ckpt, num_hidden_layers=1, max_position_embeddings=positions, **shape)
     return Path(convert_checkpoint(ckpt, root / f"model-{heads}-{positions}").path)
 
 
@@ -137,7 +88,7 @@ def markdown(report: dict[str, Any]) -> str:
     """One row per window length: the worker's peak memory above its state before the run."""
     lines = [
         *report_header("memory of one long window", report["machine"]),
-        f"One-layer random BERT, {report['heads']} heads, 4 dimensions per head (weights ~0); one "
+        f"One-layer random BERT, {report['heads']} heads, 4 dimensions per head (mBERT's vocabulary); one "
         "window per fresh process, one ONNX Runtime thread; peak RSS minus RSS before the run.",
         "",
         "| window (pieces) | extra peak memory, GiB | S × S × heads float32, GiB |",
