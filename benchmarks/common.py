@@ -67,6 +67,15 @@ def paragraph_rows(n: int, per_paragraph: int = 10) -> list[str]:
     return [base[order[i % len(order)]] for i in range(n)]
 
 
+def sentence_rows(texts: Iterable[str]) -> tuple[list[Any], list[Any]]:
+    """Each text one sentence annotation, and the library Tokenizer's tokens of each: ``Embedder`` input."""
+    from sparkbert.annotation import DOCUMENT, Annotation
+    from sparkbert.text.tokens import tokenize
+
+    rows = [[Annotation(DOCUMENT, 0, len(t) - 1, t, {"sentence": "0"})] for t in texts]
+    return rows, [tokenize(row) for row in rows]
+
+
 def detected_sentences(texts: Iterable[str], model_dir: str | Path) -> list[list[str]]:
     """Per row, the sentences sparkbert embeds: its own DocumentAssembler and SentenceDetector, in-process.
 

@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import piece_counts, sentences
+from benchmarks.common import piece_counts, sentence_rows, sentences
 from benchmarks.model import random_mbert
 
 
@@ -40,11 +40,9 @@ def main(argv: list[str]) -> None:
 
     import onnxruntime as ort
 
-    from sparkbert.annotation import DOCUMENT, Annotation
     from sparkbert.model.convert import convert_checkpoint
     from sparkbert.runtime.embedder import Embedder, EmbedderConfig, load_resources
     from sparkbert.runtime.session import SessionOptions
-    from sparkbert.text.tokens import tokenize
 
     t = time.perf_counter()
     model = random_mbert(args.out / "model", with_int8=False)
@@ -53,8 +51,7 @@ def main(argv: list[str]) -> None:
     build_s = time.perf_counter() - t
     texts = sentences(args.sentences)
     pieces = sum(piece_counts(texts, Path(model.fp32_dir) / "tokenizer.json"))
-    rows = [[Annotation(DOCUMENT, 0, len(x) - 1, x, {"sentence": "0"})] for x in texts]
-    tokens = [tokenize(r) for r in rows]
+    rows, tokens = sentence_rows(texts)
     report: dict[str, object] = {
         "device": ort.get_device(),
         "onnxruntime": ort.__version__,

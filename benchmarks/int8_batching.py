@@ -30,19 +30,10 @@ if __package__ in (None, ""):
 
 import numpy as np
 
-from benchmarks.common import REPO, machine, paragraph_rows, sentences
+from benchmarks.common import REPO, machine, paragraph_rows, sentence_rows, sentences
 from benchmarks.runner import publish, report_header
 
 BATCH_SIZES = (1, 8)
-
-
-def _rows(texts: list[str]) -> tuple[list[Any], list[Any]]:
-    """Each text one sentence annotation, with the library Tokenizer's tokens."""
-    from sparkbert.annotation import DOCUMENT, Annotation
-    from sparkbert.text.tokens import tokenize
-
-    sentence_rows = [[Annotation(DOCUMENT, 0, len(t) - 1, t, {"sentence": "0"})] for t in texts]
-    return sentence_rows, [tokenize(row) for row in sentence_rows]
 
 
 def _vectors(rows: list[list[Any]]) -> np.ndarray:
@@ -67,13 +58,13 @@ def measure(model_dir: Path, inputs: dict[str, tuple[list[Any], list[Any]]], rou
     for embedder in embedders.values():  # sessions built, kernels warm
         embedder.embed(*(part[:4] for part in inputs["short"]))
     out: dict[str, Any] = {}
-    for name, (sentence_rows, token_rows) in inputs.items():
+    for name, (rows, token_rows) in inputs.items():
         seconds: dict[int, list[float]] = {bs: [] for bs in BATCH_SIZES}
         vectors: dict[int, np.ndarray] = {}
         for r in range(rounds):
             for bs in BATCH_SIZES if r % 2 == 0 else BATCH_SIZES[::-1]:
                 started = time.process_time()
-                result = embedders[bs].embed(sentence_rows, token_rows)
+                result = embedders[bs].embed(rows, token_rows)
                 seconds[bs].append(time.process_time() - started)
                 vectors[bs] = _vectors(result)
         best = {bs: min(s) for bs, s in seconds.items()}
@@ -90,7 +81,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from benchmarks import model as bench_model
 
     cache = Path(args.cache)
-    inputs = {"short": _rows(sentences(args.short)), "long": _rows(paragraph_rows(args.long))}
+    inputs = {"short": sentence_rows(sentences(args.short)), "long": sentence_rows(paragraph_rows(args.long))}
     results: dict[str, Any] = {}
     started = time.perf_counter()
     for name in args.models:
