@@ -296,8 +296,7 @@ def quantize_int8_recipe(
                 )
             model = onnx.load(str(scratch / ONNX_NAME))
             props = {p.key: p.value for p in model.metadata_props if (p.key, p.value) != _PRE_PROCESSED}
-            del model.metadata_props[:]
-            onnx.helper.set_model_props(model, {**props, "precision": "int8"})
+            onnx.helper.set_model_props(model, {**props, "precision": "int8"})  # replaces them all
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         with ExternalDataWriter(staging / ONNX_DATA_NAME) as writer:
