@@ -19,13 +19,6 @@ UD_LANGS = ("ar", "de", "en", "es", "fr", "hi", "ja", "ko", "ru", "th", "tr", "z
 if str(REPO) not in sys.path:  # tests.helpers importable from doctests and subprocesses
     sys.path.insert(0, str(REPO))
 
-from tests.helpers.cluster import FAST_JVM_OPTIONS  # noqa: E402  (needs the path above)
-
-# Every JVM that spark-submit starts in the tests (the session below, subprocesses, examples,
-# the Connect server, cluster drivers) reads SPARK_SUBMIT_OPTS: a test's job is too small for
-# the C2 compiler to pay back its compile time.
-os.environ.setdefault("SPARK_SUBMIT_OPTS", FAST_JVM_OPTIONS)
-
 
 def ud_file(lang: str) -> Path:
     return UD / (f"{lang}_gsd.first400.jsonl" if lang == "ja" else f"{lang}_pud.first400.jsonl")

@@ -57,9 +57,8 @@ SPARK_CLASS = SPARK_HOME / "bin" / "spark-class"
 SPARK_SUBMIT = SPARK_HOME / "bin" / "spark-submit"
 EXECUTOR_CLASS = "org.apache.spark.executor.CoarseGrainedExecutorBackend"
 #: JVM options for short-lived test JVMs: the C1 compiler only and one GC thread (most of a
-#: small job's JVM CPU time goes to the JIT otherwise). Used for the daemons here; ``tests/conftest``
-#: puts them in ``SPARK_SUBMIT_OPTS`` for every JVM that spark-submit starts; executors of a
-#: standalone cluster need ``spark.executor.extraJavaOptions``.
+#: small job's JVM CPU time goes to the JIT otherwise). Used for the daemons here; pass them to
+#: drivers and executors too (``--driver-java-options``, ``spark.executor.extraJavaOptions``).
 FAST_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 
 
