@@ -1,4 +1,4 @@
-"""Shared fixtures: one real local[2] Spark session per test run, repo paths, UD data."""
+"""Shared fixtures: one real local[2] Spark session per test process (xdist worker), repo paths, UD data."""
 
 from __future__ import annotations
 
