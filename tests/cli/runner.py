@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers.cluster import FAST_JVM_OPTIONS
+
 #: For the short-lived test JVMs only: the C1 compiler alone and one GC thread cut the driver
 #: JVM's CPU time by ~40% (most of it goes to the JIT on a tiny job); results are unchanged.
-FAST_JVM = ("--conf", "spark.driver.extraJavaOptions=-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+FAST_JVM = ("--conf", f"spark.driver.extraJavaOptions={FAST_JVM_OPTIONS}")
 
 
 def run_cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
