@@ -20,6 +20,23 @@ if str(REPO) not in sys.path:  # tests.helpers importable from doctests and subp
     sys.path.insert(0, str(REPO))
 
 
+_JVM_ARCHIVE = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Build (or find) the JVM class archive before any test JVM starts; xdist workers inherit it."""
+    if hasattr(config, "workerinput"):
+        return
+    from tests.helpers.jvm import build_archive
+
+    config.stash[_JVM_ARCHIVE] = build_archive()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """Say whether the test JVMs share a class archive (and where it is)."""
+    return config.stash.get(_JVM_ARCHIVE, None)
+
+
 def ud_file(lang: str) -> Path:
     return UD / (f"{lang}_gsd.first400.jsonl" if lang == "ja" else f"{lang}_pud.first400.jsonl")
 

@@ -29,6 +29,7 @@ from tests.helpers.cluster import (
     SPARK_SUBMIT,
     StandaloneCluster,
     cluster_env,
+    fast_jvm_options,
     kill_once,
     standalone_cluster,
 )
@@ -65,7 +66,7 @@ def submit(work: Path, master: str, output: str) -> subprocess.CompletedProcess[
     """spark-submit the example job; the driver log (INFO) is kept in ``<output>.log``."""
     command = [
         str(SPARK_SUBMIT), "--master", master, "--conf", "spark.ui.enabled=false",
-        "--driver-java-options", FAST_JVM_OPTIONS, "--conf", f"spark.executor.extraJavaOptions={FAST_JVM_OPTIONS}",
+        "--driver-java-options", FAST_JVM_OPTIONS, "--conf", f"spark.executor.extraJavaOptions={fast_jvm_options()}",
         "--conf", "spark.executor.memory=768m",
         # start once both executors are in, so that both run tasks (and can be killed)
         "--conf", "spark.scheduler.minRegisteredResourcesRatio=1.0",

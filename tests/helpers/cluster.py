@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import pyspark
+from tests.helpers.jvm import share_options
 
 #: The pyspark package folder: a complete Spark distribution (bin/, jars/).
 SPARK_HOME = Path(pyspark.__file__).resolve().parent
@@ -60,6 +61,11 @@ EXECUTOR_CLASS = "org.apache.spark.executor.CoarseGrainedExecutorBackend"
 #: small job's JVM CPU time goes to the JIT otherwise). Used for the daemons here; pass them to
 #: drivers and executors too (``--driver-java-options``, ``spark.executor.extraJavaOptions``).
 FAST_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
+
+def fast_jvm_options() -> str:
+    """:data:`FAST_JVM_OPTIONS` and the class archive (``SPARK_SUBMIT_OPTS`` reaches drivers only)."""
+    return f"{FAST_JVM_OPTIONS} {share_options()}".strip()
 
 
 def free_port() -> int:
@@ -79,7 +85,7 @@ def cluster_env(**extra: str) -> dict[str, str]:
         PYSPARK_PYTHON=sys.executable,
         SPARK_LOCAL_IP="127.0.0.1",
         SPARK_DAEMON_MEMORY="512m",
-        SPARK_DAEMON_JAVA_OPTS=FAST_JVM_OPTIONS,
+        SPARK_DAEMON_JAVA_OPTS=fast_jvm_options(),
         SPARK_NO_DAEMONIZE="1",
     )
     env.update(extra)
@@ -351,6 +357,7 @@ __all__ = [
     "StandaloneCluster",
     "cluster_env",
     "descendants",
+    "fast_jvm_options",
     "free_port",
     "kill_once",
     "standalone_cluster",
