@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers.cluster import FAST_JVM_OPTIONS
+from tests.helpers.jvm import FAST_JVM_OPTIONS
 
 #: For the short-lived test JVMs only: the C1 compiler alone and one GC thread cut the driver
 #: JVM's CPU time by ~40% (most of it goes to the JIT on a tiny job); results are unchanged.

@@ -25,14 +25,13 @@ import pyarrow.parquet as pq
 import pytest
 from tests.conftest import REPO, UD_LANGS, load_ud
 from tests.helpers.cluster import (
-    FAST_JVM_OPTIONS,
     SPARK_SUBMIT,
     StandaloneCluster,
     cluster_env,
-    fast_jvm_options,
     kill_once,
     standalone_cluster,
 )
+from tests.helpers.jvm import FAST_JVM_OPTIONS, fast_jvm_options
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 

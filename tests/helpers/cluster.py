@@ -50,22 +50,13 @@ from pathlib import Path
 from typing import Any
 
 import pyspark
-from tests.helpers.jvm import share_options
+from tests.helpers.jvm import fast_jvm_options
 
 #: The pyspark package folder: a complete Spark distribution (bin/, jars/).
 SPARK_HOME = Path(pyspark.__file__).resolve().parent
 SPARK_CLASS = SPARK_HOME / "bin" / "spark-class"
 SPARK_SUBMIT = SPARK_HOME / "bin" / "spark-submit"
 EXECUTOR_CLASS = "org.apache.spark.executor.CoarseGrainedExecutorBackend"
-#: JVM options for short-lived test JVMs: the C1 compiler only and one GC thread (most of a
-#: small job's JVM CPU time goes to the JIT otherwise). Used for the daemons here; pass them to
-#: drivers and executors too (``--driver-java-options``, ``spark.executor.extraJavaOptions``).
-FAST_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-
-
-def fast_jvm_options() -> str:
-    """:data:`FAST_JVM_OPTIONS` and the class archive (``SPARK_SUBMIT_OPTS`` reaches drivers only)."""
-    return f"{FAST_JVM_OPTIONS} {share_options()}".strip()
 
 
 def free_port() -> int:
@@ -351,13 +342,11 @@ def _wait(cluster: StandaloneCluster, ready: Callable[[], bool], timeout: float,
 
 
 __all__ = [
-    "FAST_JVM_OPTIONS",
     "SPARK_HOME",
     "SPARK_SUBMIT",
     "StandaloneCluster",
     "cluster_env",
     "descendants",
-    "fast_jvm_options",
     "free_port",
     "kill_once",
     "standalone_cluster",

@@ -2,14 +2,15 @@
 
 Each JVM the suite starts (the session of every xdist worker, every ``python -m sparkbert`` run,
 every standalone master, worker and executor, the Spark Connect server, fresh-process tests)
-loads and verifies ~19,000 classes from Spark's jars before it runs anything: about 10 of the
-35 CPU-seconds a tiny local job costs, measured on a 2-vCPU machine. Java 17 can dump the
-classes a run loaded into an archive (``-XX:ArchiveClassesAtExit``) that later JVMs on the same
-classpath and Java map instead (``-XX:SharedArchiveFile``). The archive changes nothing but
-start-up time; a JVM that cannot use it (other classpath, other Java) starts as without it,
-silently (``-Xlog:cds=off``). :func:`build_archive` runs once, in the pytest process that
-starts the others (``tests/conftest``); the archive's name is a digest of the Java binary and
-Spark's jars, so another pyspark (the Spark 3.5 stage of CI) gets its own.
+loads and verifies ~19,000 classes from Spark's jars before it runs anything: about 13 of the
+36 CPU-seconds a session with two tiny jobs costs, measured on a 2-vCPU machine. Java 17 can
+dump the classes a run loaded into an archive (``-XX:ArchiveClassesAtExit``) that later JVMs on
+the same classpath and Java map instead (``-XX:SharedArchiveFile``). The archive changes
+nothing but start-up time; a JVM that cannot use it (other classpath, other Java) starts as
+without it, silently (``-Xlog:cds=off``). :func:`build_archive` runs once (about a minute: a
+small job, slower while its classes are recorded, then ~25 s of dumping as its JVM exits), in
+the pytest process that starts the others (``tests/conftest``); the archive's name is a digest
+of the Java binary and Spark's jars, so another pyspark (CI's Spark 3.5 stage) gets its own.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ from pathlib import Path
 
 import pyspark
 
+#: JVM options for short-lived test JVMs: the C1 compiler only and one GC thread (most of a
+#: small job's JVM CPU time goes to the JIT otherwise). The standalone daemons get them (with
+#: the archive: :func:`fast_jvm_options`); pass them to drivers and executors too
+#: (``--driver-java-options``, ``spark.executor.extraJavaOptions``).
+FAST_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 #: Set by :func:`build_archive` for this process and its children: the archive, once it exists.
 ARCHIVE_ENV = "SPARKBERT_TEST_JVM_ARCHIVE"
 #: The JVM's CDS messages (for example "unable to use shared archive") go to stdout by default.
@@ -88,6 +94,11 @@ def share_options() -> str:
     return f"-XX:SharedArchiveFile={path} {_QUIET}" if path and Path(path).is_file() else ""
 
 
+def fast_jvm_options() -> str:
+    """:data:`FAST_JVM_OPTIONS` and the archive's (``SPARK_SUBMIT_OPTS`` reaches drivers only)."""
+    return f"{FAST_JVM_OPTIONS} {share_options()}".strip()
+
+
 def build_archive() -> str:
     """Build the archive if it is missing, export it to this process's children; say what happened."""
     path = archive_path()
@@ -101,7 +112,7 @@ def build_archive() -> str:
             env = {
                 **os.environ,
                 "PYSPARK_PYTHON": sys.executable,
-                "SPARK_SUBMIT_OPTS": f"-XX:ArchiveClassesAtExit={partial} {_QUIET}",
+                "SPARK_SUBMIT_OPTS": f"-XX:ArchiveClassesAtExit={partial} {FAST_JVM_OPTIONS} {_QUIET}",
             }
             done = subprocess.run(
                 [sys.executable, "-c", _WORKLOAD, work],
