@@ -114,14 +114,17 @@ def build_archive() -> str:
                 "PYSPARK_PYTHON": sys.executable,
                 "SPARK_SUBMIT_OPTS": f"-XX:ArchiveClassesAtExit={partial} {FAST_JVM_OPTIONS} {_QUIET}",
             }
-            done = subprocess.run(
-                [sys.executable, "-c", _WORKLOAD, work],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=600,
-                check=False,
-            )
+            try:
+                done = subprocess.run(
+                    [sys.executable, "-c", _WORKLOAD, work],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                    check=False,
+                )
+            except (OSError, subprocess.TimeoutExpired) as error:
+                return f"the class archive was not built ({error}): test JVMs start without it"
             if done.returncode != 0 or not partial.is_file():
                 tail = (done.stderr or done.stdout).strip().splitlines()[-1:]
                 return f"the class archive was not built ({tail}): test JVMs start without it"
