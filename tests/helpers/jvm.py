@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,9 @@ import time
 from pathlib import Path
 
 import pyspark
+
+from sparkbert.cli import CommandError
+from sparkbert.cli._job import find_java
 
 #: JVM options for short-lived test JVMs: the C1 compiler only and one GC thread (most of a
 #: small job's JVM CPU time goes to the JIT otherwise). The standalone daemons get them (with
@@ -68,17 +70,11 @@ _WORKLOAD = textwrap.dedent(
 )
 
 
-def _java() -> Path | None:
-    """The ``java`` Spark starts: ``JAVA_HOME`` first, then ``PATH``."""
-    home = os.environ.get("JAVA_HOME")
-    found = Path(home, "bin", "java") if home else shutil.which("java")
-    return Path(found).resolve() if found and Path(found).exists() else None
-
-
 def archive_path() -> Path | None:
     """Where the archive for this Java and this pyspark's jars lives (``None`` without Java)."""
-    java = _java()
-    if java is None:
+    try:
+        java = Path(find_java()).resolve()  # the java Spark starts: JAVA_HOME first, then PATH
+    except CommandError:
         return None
     digest = hashlib.sha256()
     jars = Path(pyspark.__file__).resolve().parent / "jars"
