@@ -50,6 +50,55 @@ def test_jsonl_key_beyond_the_sample_is_left_to_spark(
         _schema.check_columns(str(tmp_path / "in.jsonl"), "jsonl", text_column="body", id_column=None)
 
 
+def test_a_utf8_byte_order_mark_is_not_part_of_the_first_column(tmp_path: Path) -> None:
+    """Excel's "CSV UTF-8" starts with U+FEFF; Spark drops it, and the first column is ``id``."""
+    (tmp_path / "in.csv").write_bytes(b"\xef\xbb\xbfid,text\n1,Hi.\n")
+    (tmp_path / "in.jsonl").write_bytes(b'\xef\xbb\xbf{"id": 1, "text": "Hi."}\n')
+    for name, fmt in (("in.csv", "csv"), ("in.jsonl", "jsonl")):
+        assert _schema.input_columns(str(tmp_path / name), fmt) == (["id", "text"], True)
+        _schema.check_columns(str(tmp_path / name), fmt, text_column="text", id_column="id")
+
+
+@pytest.mark.parametrize("fmt", ["txt", "csv", "jsonl"])
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_files_are_refused_naming_the_file_and_a_fix(
+    tmp_path: Path, fmt: str, encoding: str
+) -> None:
+    text = {"txt": "Hello.\n", "csv": "id,text\n1,Hello.\n", "jsonl": '{"text": "Hello."}\n'}[fmt]
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data  # Python writes no mark for an explicit byte order
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / f"a.{fmt}").write_text(text, encoding="utf-8")
+    (folder / f"b.{fmt}.gz").write_bytes(gzip.compress(data))
+    family = "UTF-32" if encoding == "utf-32" else "UTF-16"
+    with pytest.raises(CommandError) as caught:
+        _schema.check_columns(str(folder), fmt, text_column="text", id_column=None)
+    message = str(caught.value)
+    assert f"b.{fmt}.gz is {family} text (it starts with the byte-order mark" in message, message
+    assert f"zcat b.{fmt}.gz | iconv -f {family} -t UTF-8 | gzip > utf8-b.{fmt}.gz" in message
+    (folder / f"b.{fmt}.gz").unlink()
+    (folder / f"c.{fmt}").write_bytes(data)
+    with pytest.raises(CommandError, match=rf"iconv -f {family} -t UTF-8 c\.{fmt} > utf8-c\.{fmt}$"):
+        _schema.check_columns(str(folder), fmt, text_column="text", id_column=None)
+
+
+def test_nul_in_a_csv_header_is_a_character_of_the_name(tmp_path: Path) -> None:
+    """Python 3.10's ``csv`` refuses NUL where 3.11 reads it; the error shows the name escaped."""
+    (tmp_path / "in.csv").write_bytes(b'id,"te\x00xt"\n1,Hi.\n')
+    assert _schema.input_columns(str(tmp_path / "in.csv"), "csv") == (["id", "te\x00xt"], True)
+    with pytest.raises(CommandError, match=r"no column 'text' \(columns: id, 'te\\x00xt'\)"):
+        _schema.check_columns(str(tmp_path / "in.csv"), "csv", text_column="text", id_column=None)
+
+
+@pytest.mark.parametrize("suffix", ["gz", "bz2", "xz"])
+def test_a_file_that_does_not_decompress_is_named(tmp_path: Path, suffix: str) -> None:
+    (tmp_path / f"in.csv.{suffix}").write_bytes(b"not compressed at all")
+    with pytest.raises(CommandError, match=rf"Input .*in\.csv\.{suffix} is not a readable {suffix} file: "):
+        _schema.check_columns(str(tmp_path / f"in.csv.{suffix}"), "csv", text_column="text", id_column=None)
+
+
 def test_remote_inputs_are_left_to_spark() -> None:
     assert _schema.input_columns("s3a://bucket/in/", "parquet") is None
 

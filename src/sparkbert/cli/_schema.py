@@ -7,6 +7,11 @@
 | ``jsonl`` | the keys of the records, up to ``MAX_RECORDS`` of them; when a column is not among the keys of a sample that did not cover the whole input, Spark has the last word (it reads every record) |
 | ``txt`` | one column, ``text``; remote inputs are left to Spark |
 
+Spark reads these text formats as UTF-8 and drops a UTF-8 byte-order mark at the start of a
+file, and so does this module (Excel's "CSV UTF-8" starts with one). A local file that starts
+with a UTF-16 or UTF-32 byte-order mark is refused here, naming it, instead of being read as
+garbage (``txt``) or failing for a column it seems to lack (``csv``, ``jsonl``).
+
 Examples
 --------
 >>> import tempfile
@@ -22,11 +27,13 @@ sparkbert.cli.CommandError: Input ... has no column 'text' (columns: id, body); 
 from __future__ import annotations
 
 import bz2
+import codecs
 import csv
 import gzip
 import io
 import json
 import lzma
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -39,16 +46,59 @@ MAX_FILES = 1000
 #: JSON Lines records whose keys are read, at most.
 MAX_RECORDS = 10_000
 _OPENERS: dict[str, Any] = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+#: The commands that read and write each compression, for the conversion a refusal suggests.
+_PIPES = {".gz": ("zcat", "gzip"), ".bz2": ("bzcat", "bzip2"), ".xz": ("xzcat", "xz")}
+
+
+#: Byte-order marks of the encodings Spark's readers do not take for UTF-8, UTF-32's first.
+_OTHER_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+#: Stands for NUL while Python 3.10's ``csv`` reads a header (it refuses NUL; 3.11 reads it).
+_NUL_STAND_IN = "\ufdd0"
 
 
 def _open_text(path: Path) -> IO[str] | None:
-    """Open a (possibly compressed) text file, or None for a compression the standard library lacks."""
+    """Open a (possibly compressed) UTF-8 text file without its byte-order mark, as Spark reads it.
+
+    None for a compression the standard library lacks; ``CommandError`` for a file that does
+    not decompress or starts with a UTF-16 or UTF-32 byte-order mark.
+    """
     suffix = path.suffix.lower()
     if suffix in (".zst", ".lz4", ".snappy", ".deflate"):
         return None
     opener = _OPENERS.get(suffix)
     raw = opener(path, "rb") if opener else path.open("rb")
-    return io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+    try:
+        head = raw.peek(4)[:4]
+    except (OSError, EOFError, lzma.LZMAError) as err:
+        raw.close()
+        raise CommandError(f"Input {path} is not a readable {suffix.lstrip('.')} file: {err}") from None
+    for bom, encoding in _OTHER_BOMS:
+        if head.startswith(bom):
+            raw.close()
+            convert = f"iconv -f {encoding} -t UTF-8"
+            if suffix in _PIPES:
+                cat, pack = _PIPES[suffix]
+                convert = f"{cat} {path.name} | {convert} | {pack}"
+            else:
+                convert = f"{convert} {path.name}"
+            raise CommandError(
+                f"Input {path} is {encoding} text (it starts with the byte-order mark {bom.hex(' ').upper()}); "
+                f"sparkbert reads UTF-8: convert it first, e.g. {convert} > utf8-{path.name}"
+            )
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
+
+
+def _csv_header(handle: IO[str]) -> list[str]:
+    """The first record of a CSV text, NUL characters included on every Python."""
+    if sys.version_info >= (3, 11):
+        return next(csv.reader(handle), [])
+    lines = (line.replace("\0", _NUL_STAND_IN) for line in handle)
+    return [name.replace(_NUL_STAND_IN, "\0") for name in next(csv.reader(lines), [])]
 
 
 def _csv_columns(files: list[Path]) -> tuple[list[str], bool]:
@@ -60,9 +110,17 @@ def _csv_columns(files: list[Path]) -> tuple[list[str], bool]:
             complete = False
             continue
         with handle:
-            header = next(csv.reader(handle), [])
+            header = _csv_header(handle)
         names += [n for n in header if n not in names]
     return names, complete
+
+
+def _txt_columns(files: list[Path]) -> tuple[list[str], bool]:
+    for path in files:
+        handle = _open_text(path)  # refuses what Spark would misread
+        if handle is not None:
+            handle.close()
+    return ["text"], True
 
 
 def _records(files: list[Path]) -> Iterator[object]:
@@ -115,12 +173,10 @@ def input_columns(path: str, fmt: str) -> tuple[list[str], bool] | None:
     >>> input_columns(str(folder), "jsonl")
     (['id', 'text', 'lang'], True)
     """
-    if fmt == "txt":
-        return ["text"], True
     files = input_files(path)
     if files is None:
-        return None
-    readers = {"csv": _csv_columns, "jsonl": _jsonl_columns, "parquet": _parquet_columns}
+        return (["text"], True) if fmt == "txt" else None
+    readers = {"csv": _csv_columns, "jsonl": _jsonl_columns, "parquet": _parquet_columns, "txt": _txt_columns}
     names, complete = readers[fmt](files[:MAX_FILES])
     return names, complete and len(files) <= MAX_FILES
 
@@ -128,14 +184,15 @@ def input_columns(path: str, fmt: str) -> tuple[list[str], bool] | None:
 def check_columns(path: str, fmt: str, *, text_column: str, id_column: str | None) -> None:
     """Raise ``CommandError`` when ``--text-column`` or ``--id-column`` is not in the input.
 
+    Also when a local text file cannot be read as Spark would read it: it does not
+    decompress, or it is UTF-16 or UTF-32 (a byte-order mark says so).
+
     Examples
     --------
     >>> check_columns("s3a://bucket/in.jsonl", "jsonl", text_column="body", id_column=None)  # left to Spark
     """
-    if fmt == "txt":
-        return
     found = input_columns(path, fmt)
-    if found is None:
+    if found is None or fmt == "txt":  # a .txt input's one column is its text, whatever the options
         return
     names, certain = found
     for option, name in (("--text-column", text_column), ("--id-column", id_column)):
@@ -143,5 +200,5 @@ def check_columns(path: str, fmt: str, *, text_column: str, id_column: str | Non
             continue
         if not certain:
             return  # a key may appear after the sample: Spark checks when it has read the schema
-        listed = ", ".join(names) or "none"
+        listed = ", ".join(n if n.isprintable() else ascii(n) for n in names) or "none"
         raise CommandError(f"Input {path} has no column {name!r} (columns: {listed}); check {option}.")
