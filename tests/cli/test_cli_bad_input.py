@@ -13,6 +13,7 @@ the text the command read, so nothing was lost between the reader, the stages an
 from __future__ import annotations
 
 import csv
+import io
 import json
 import subprocess
 from pathlib import Path
@@ -100,13 +101,20 @@ def test_jsonl_matrix(tiny_model_dir: Path, tmp_path: Path) -> None:
     assert rows["lone_low_surrogate"].text == "a?b c"
 
 
+def _csv_text(rows: list[list[str | None]]) -> str:
+    """``rows`` as CSV, CRLF-terminated, NUL written as itself (Python 3.10's ``csv`` refuses NUL)."""
+    stand_in = "\ufdd0"  # a noncharacter: in no test text
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerows([None if v is None else v.replace("\0", stand_in) for v in row] for row in rows)
+    return out.getvalue().replace(stand_in, "\0")
+
+
 def test_csv_matrix_written_as_jsonl(tiny_model_dir: Path, tmp_path: Path) -> None:
     cases = bad_texts(one_mb=False)
+    rows = [["id", "text"], *([name, text] for name, text in cases.items()), ["too_short"]]
     with open(tmp_path / "in.csv", "w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f, lineterminator="\r\n")
-        writer.writerow(["id", "text"])
-        writer.writerows([name, text] for name, text in cases.items())
-        writer.writerow(["too_short"])
+        f.write(_csv_text(rows))
     result = run_cli(
         "embed", "--input", "in.csv", "--output", "out", "--format", "jsonl", "--model", str(tiny_model_dir),
         "--master", "local[1]", *FAST_JVM, cwd=tmp_path,
