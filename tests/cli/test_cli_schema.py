@@ -99,6 +99,24 @@ def test_a_file_that_does_not_decompress_is_named(tmp_path: Path, suffix: str) -
         _schema.check_columns(str(tmp_path / f"in.csv.{suffix}"), "csv", text_column="text", id_column=None)
 
 
+def test_json_arrays_on_one_line_give_their_objects_keys(tmp_path: Path) -> None:
+    """Spark reads a line holding an array as one row per object, so its keys are columns."""
+    (tmp_path / "in.json").write_text('[{"id": 1, "text": "Hi."}, {"id": 2, "lang": "en"}]\n')
+    assert _schema.input_columns(str(tmp_path / "in.json"), "jsonl") == (["id", "text", "lang"], True)
+
+
+def test_inputs_in_another_shape_get_a_hint(tmp_path: Path) -> None:
+    (tmp_path / "pretty.json").write_text('{\n  "id": 1,\n  "text": "Hi."\n}\n')
+    with pytest.raises(CommandError, match=r"\(columns: none\).*No line holds a JSON object.*jq -c '\.\[\]'"):
+        _schema.check_columns(str(tmp_path / "pretty.json"), "jsonl", text_column="text", id_column=None)
+    (tmp_path / "semi.csv").write_text("id;text\n1;Hallo.\n")
+    with pytest.raises(CommandError, match=r"\(columns: id;text\).*one column split by ';'"):
+        _schema.check_columns(str(tmp_path / "semi.csv"), "csv", text_column="text", id_column=None)
+    (tmp_path / "tab.csv").write_text("id\ttext\n1\tHallo.\n")
+    with pytest.raises(CommandError, match=r"one column split by '\\t'"):
+        _schema.check_columns(str(tmp_path / "tab.csv"), "csv", text_column="text", id_column=None)
+
+
 def test_remote_inputs_are_left_to_spark() -> None:
     assert _schema.input_columns("s3a://bucket/in/", "parquet") is None
 

@@ -143,8 +143,10 @@ def _jsonl_columns(files: list[Path]) -> tuple[list[str], bool]:
     for seen, record in enumerate(_records(files)):
         if record is None or seen >= MAX_RECORDS:
             return names, False
-        if isinstance(record, dict):
-            names += [k for k in record if k not in names]
+        # Spark reads a line holding an array as one row per element
+        for item in record if isinstance(record, list) else [record]:
+            if isinstance(item, dict):
+                names += [k for k in item if k not in names]
     return names, True
 
 
@@ -201,4 +203,22 @@ def check_columns(path: str, fmt: str, *, text_column: str, id_column: str | Non
         if not certain:
             return  # a key may appear after the sample: Spark checks when it has read the schema
         listed = ", ".join(n if n.isprintable() else ascii(n) for n in names) or "none"
-        raise CommandError(f"Input {path} has no column {name!r} (columns: {listed}); check {option}.")
+        raise CommandError(
+            f"Input {path} has no column {name!r} (columns: {listed}); check {option}.{_hint(fmt, names)}"
+        )
+
+
+def _hint(fmt: str, names: list[str]) -> str:
+    """What an input with these columns probably is, when it is not what the format reads."""
+    if fmt == "jsonl" and not names:
+        return (
+            " No line holds a JSON object: sparkbert reads JSON Lines, one object per line; a "
+            "pretty-printed document converts with jq -c '.[]' (an array) or jq -c . (an object)."
+        )
+    separators = [c for c in (";", "\t", "|") if len(names) == 1 and c in names[0]]
+    if fmt == "csv" and separators:
+        return (
+            f" The header is one column split by {separators[0]!r}: sparkbert reads comma-separated CSV; "
+            "save it with commas, or as Parquet or JSON Lines."
+        )
+    return ""
