@@ -34,7 +34,8 @@ _SUFFIXES = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
-_COMPRESSED = (".gz", ".bz2", ".zst", ".lz4", ".snappy", ".deflate", ".xz")
+#: Compression suffixes Spark reads (file names ignore them).
+COMPRESSED = (".gz", ".bz2", ".zst", ".lz4", ".snappy", ".deflate", ".xz")
 
 
 def format_of_name(name: str) -> str | None:
@@ -46,7 +47,7 @@ def format_of_name(name: str) -> str | None:
     ('csv', 'parquet')
     """
     lower = name.lower()
-    for suffix in _COMPRESSED:
+    for suffix in COMPRESSED:
         if lower.endswith(suffix):
             lower = lower[: -len(suffix)]
             break

@@ -39,15 +39,19 @@ from pathlib import Path
 from typing import IO, Any
 
 from sparkbert.cli._errors import CommandError
-from sparkbert.cli._io import input_files
+from sparkbert.cli._io import COMPRESSED, input_files
 
 #: Files whose schema is read, at most.
 MAX_FILES = 1000
 #: JSON Lines records whose keys are read, at most.
 MAX_RECORDS = 10_000
-_OPENERS: dict[str, Any] = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
-#: The commands that read and write each compression, for the conversion a refusal suggests.
-_PIPES = {".gz": ("zcat", "gzip"), ".bz2": ("bzcat", "bzip2"), ".xz": ("xzcat", "xz")}
+#: The compressions the standard library reads: opener, and the commands that read and write
+#: it (for the conversion a refusal suggests). Spark's other ones are left to Spark.
+_OPENERS: dict[str, tuple[Any, str, str]] = {
+    ".gz": (gzip.open, "zcat", "gzip"),
+    ".bz2": (bz2.open, "bzcat", "bzip2"),
+    ".xz": (lzma.open, "xzcat", "xz"),
+}
 
 
 #: Byte-order marks of the encodings Spark's readers do not take for UTF-8, UTF-32's first.
@@ -68,10 +72,10 @@ def _open_text(path: Path) -> IO[str] | None:
     not decompress or starts with a UTF-16 or UTF-32 byte-order mark.
     """
     suffix = path.suffix.lower()
-    if suffix in (".zst", ".lz4", ".snappy", ".deflate"):
+    compressed = _OPENERS.get(suffix)
+    if suffix in COMPRESSED and compressed is None:
         return None
-    opener = _OPENERS.get(suffix)
-    raw = opener(path, "rb") if opener else path.open("rb")
+    raw = compressed[0](path, "rb") if compressed else path.open("rb")
     try:
         head = raw.peek(4)[:4]
     except (OSError, EOFError, lzma.LZMAError) as err:
@@ -81,8 +85,8 @@ def _open_text(path: Path) -> IO[str] | None:
         if head.startswith(bom):
             raw.close()
             convert = f"iconv -f {encoding} -t UTF-8"
-            if suffix in _PIPES:
-                cat, pack = _PIPES[suffix]
+            if compressed:
+                _, cat, pack = compressed
                 convert = f"{cat} {path.name} | {convert} | {pack}"
             else:
                 convert = f"{convert} {path.name}"
@@ -215,10 +219,11 @@ def _hint(fmt: str, names: list[str]) -> str:
             " No line holds a JSON object: sparkbert reads JSON Lines, one object per line; a "
             "pretty-printed document converts with jq -c '.[]' (an array) or jq -c . (an object)."
         )
-    separators = [c for c in (";", "\t", "|") if len(names) == 1 and c in names[0]]
-    if fmt == "csv" and separators:
-        return (
-            f" The header is one column split by {separators[0]!r}: sparkbert reads comma-separated CSV; "
-            "save it with commas, or as Parquet or JSON Lines."
-        )
+    if fmt == "csv" and len(names) == 1:
+        for separator in (";", "\t", "|"):
+            if separator in names[0]:
+                return (
+                    f" The header is one column split by {separator!r}: sparkbert reads comma-separated "
+                    "CSV; save it with commas, or as Parquet or JSON Lines."
+                )
     return ""
