@@ -158,6 +158,45 @@ def test_parquet_folder_input_overwrite_and_partitions(
     assert len(list((tmp_path / "out").glob("part-*"))) == 3
 
 
+def test_a_folder_of_folders_is_read_at_every_depth_in_path_order(
+    reference: dict[str, Any], tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Spark alone reads one level of a folder: a corpus in year folders gave no rows at all."""
+    files = {
+        "2026/02/late.txt": ["Deeper down."],
+        "2025/12.txt": [SHARED, "December two."],
+        "top.txt": ["Top level."],
+        "2026/01.txt": ["January."],
+    }
+    for name, lines in files.items():
+        (tmp_path / "corpus" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "corpus" / name).write_text("\n".join(lines) + "\n")
+    (tmp_path / "corpus" / "README.md").write_text("# What this corpus is\n")
+    (tmp_path / "corpus" / "_SUCCESS").write_text("")
+    (tmp_path / "corpus" / "2026" / ".01.txt.swp").write_text("an editor's swap file\n")
+    result = run_cli(
+        "embed", "--input", "corpus", "--output", "out", "--format", "jsonl", "--model", str(tiny_model_dir),
+        "--master", "local[1]", *FAST_JVM, cwd=tmp_path,
+    )  # fmt: skip
+    stats = summary(result)
+    assert "left out 1 file not named as txt (README.md)" in result.stderr
+    assert "embedding corpus (4 files, txt)" in result.stderr
+    parts = sorted((tmp_path / "out").glob("part-*.json"))
+    table = pd.concat([pd.read_json(p, lines=True, dtype=False) for p in parts], ignore_index=True)
+    in_path_order = [
+        *files["2025/12.txt"],
+        *files["2026/01.txt"],
+        *files["2026/02/late.txt"],
+        *files["top.txt"],
+    ]
+    assert stats["rows"] == "5" and table.sort_values("id").text.tolist() == in_path_order
+    assert table.id.sort_values().tolist() == list(range(5))
+    check_rows(table)
+    assert np.allclose(
+        shared_vectors(table), shared_vectors(pd.read_parquet(reference["work"] / "out")), atol=1e-6
+    )
+
+
 def test_demo_prints_a_neighbour_in_another_language(tiny_model_dir: Path, tmp_path: Path) -> None:
     result = run_cli("demo", "--model", str(tiny_model_dir), "--master", "local[1]", *FAST_JVM, cwd=tmp_path)
     assert result.returncode == 0, result.stderr

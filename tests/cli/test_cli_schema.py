@@ -10,31 +10,39 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sparkbert.cli import CommandError, _schema
+from sparkbert.cli import CommandError, _schema, resolve_input
 from sparkbert.cli._progress import default_partitions, progress_line
+
+
+def columns(path: Path | str, fmt: str) -> tuple[list[str], bool] | None:
+    return _schema.input_columns(resolve_input(str(path), fmt))
+
+
+def check(path: Path | str, fmt: str, *, text_column: str, id_column: str | None) -> None:
+    _schema.check_columns(resolve_input(str(path), fmt), text_column=text_column, id_column=id_column)
 
 
 def test_gzipped_csv_header_is_read(tmp_path: Path) -> None:
     (tmp_path / "in.csv.gz").write_bytes(gzip.compress(b'key,"the body"\n1,"a, b"\n'))
-    assert _schema.input_columns(str(tmp_path / "in.csv.gz"), "csv") == (["key", "the body"], True)
+    assert columns(tmp_path / "in.csv.gz", "csv") == (["key", "the body"], True)
     with pytest.raises(
         CommandError, match=r"no column 'text' \(columns: key, the body\); check --text-column"
     ):
-        _schema.check_columns(str(tmp_path / "in.csv.gz"), "csv", text_column="text", id_column=None)
+        check(tmp_path / "in.csv.gz", "csv", text_column="text", id_column=None)
 
 
 def test_parquet_folder_columns_are_the_union_of_its_footers(tmp_path: Path) -> None:
     pq.write_table(pa.table({"id": [1], "text": ["a"]}), tmp_path / "part-0.parquet")
     pq.write_table(pa.table({"id": [2], "lang": ["en"]}), tmp_path / "part-1.parquet")
     (tmp_path / "_SUCCESS").write_text("")
-    assert _schema.input_columns(str(tmp_path), "parquet") == (["id", "text", "lang"], True)
-    _schema.check_columns(str(tmp_path), "parquet", text_column="text", id_column="lang")
+    assert columns(tmp_path, "parquet") == (["id", "text", "lang"], True)
+    check(tmp_path, "parquet", text_column="text", id_column="lang")
 
 
 def test_corrupt_parquet_is_named_before_spark(tmp_path: Path) -> None:
     (tmp_path / "broken.parquet").write_bytes(b"PAR1 not parquet PAR1")
     with pytest.raises(CommandError, match="broken.parquet is not a readable Parquet file"):
-        _schema.check_columns(str(tmp_path / "broken.parquet"), "parquet", text_column="text", id_column=None)
+        check(tmp_path / "broken.parquet", "parquet", text_column="text", id_column=None)
 
 
 def test_jsonl_key_beyond_the_sample_is_left_to_spark(
@@ -43,11 +51,11 @@ def test_jsonl_key_beyond_the_sample_is_left_to_spark(
     rows = [{"id": i, "text": "x"} for i in range(5)] + [{"id": 5, "late": "y"}]
     (tmp_path / "in.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     monkeypatch.setattr(_schema, "MAX_RECORDS", 3)
-    assert _schema.input_columns(str(tmp_path / "in.jsonl"), "jsonl") == (["id", "text"], False)
-    _schema.check_columns(str(tmp_path / "in.jsonl"), "jsonl", text_column="late", id_column=None)  # no error
+    assert columns(tmp_path / "in.jsonl", "jsonl") == (["id", "text"], False)
+    check(tmp_path / "in.jsonl", "jsonl", text_column="late", id_column=None)  # no error
     monkeypatch.setattr(_schema, "MAX_RECORDS", 100)
     with pytest.raises(CommandError, match="no column 'body'"):
-        _schema.check_columns(str(tmp_path / "in.jsonl"), "jsonl", text_column="body", id_column=None)
+        check(tmp_path / "in.jsonl", "jsonl", text_column="body", id_column=None)
 
 
 def test_a_utf8_byte_order_mark_is_not_part_of_the_first_column(tmp_path: Path) -> None:
@@ -55,8 +63,8 @@ def test_a_utf8_byte_order_mark_is_not_part_of_the_first_column(tmp_path: Path) 
     (tmp_path / "in.csv").write_bytes(b"\xef\xbb\xbfid,text\n1,Hi.\n")
     (tmp_path / "in.jsonl").write_bytes(b'\xef\xbb\xbf{"id": 1, "text": "Hi."}\n')
     for name, fmt in (("in.csv", "csv"), ("in.jsonl", "jsonl")):
-        assert _schema.input_columns(str(tmp_path / name), fmt) == (["id", "text"], True)
-        _schema.check_columns(str(tmp_path / name), fmt, text_column="text", id_column="id")
+        assert columns(tmp_path / name, fmt) == (["id", "text"], True)
+        check(tmp_path / name, fmt, text_column="text", id_column="id")
 
 
 @pytest.mark.parametrize("fmt", ["txt", "csv", "jsonl"])
@@ -74,51 +82,51 @@ def test_utf16_and_utf32_files_are_refused_naming_the_file_and_a_fix(
     (folder / f"b.{fmt}.gz").write_bytes(gzip.compress(data))
     family = "UTF-32" if encoding == "utf-32" else "UTF-16"
     with pytest.raises(CommandError) as caught:
-        _schema.check_columns(str(folder), fmt, text_column="text", id_column=None)
+        check(folder, fmt, text_column="text", id_column=None)
     message = str(caught.value)
     assert f"b.{fmt}.gz is {family} text (it starts with the byte-order mark" in message, message
     assert f"zcat b.{fmt}.gz | iconv -f {family} -t UTF-8 | gzip > utf8-b.{fmt}.gz" in message
     (folder / f"b.{fmt}.gz").unlink()
     (folder / f"c.{fmt}").write_bytes(data)
     with pytest.raises(CommandError, match=rf"iconv -f {family} -t UTF-8 c\.{fmt} > utf8-c\.{fmt}$"):
-        _schema.check_columns(str(folder), fmt, text_column="text", id_column=None)
+        check(folder, fmt, text_column="text", id_column=None)
 
 
 def test_nul_in_a_csv_header_is_a_character_of_the_name(tmp_path: Path) -> None:
     """Python 3.10's ``csv`` refuses NUL where 3.11 reads it; the error shows the name escaped."""
     (tmp_path / "in.csv").write_bytes(b'id,"te\x00xt"\n1,Hi.\n')
-    assert _schema.input_columns(str(tmp_path / "in.csv"), "csv") == (["id", "te\x00xt"], True)
+    assert columns(tmp_path / "in.csv", "csv") == (["id", "te\x00xt"], True)
     with pytest.raises(CommandError, match=r"no column 'text' \(columns: id, 'te\\x00xt'\)"):
-        _schema.check_columns(str(tmp_path / "in.csv"), "csv", text_column="text", id_column=None)
+        check(tmp_path / "in.csv", "csv", text_column="text", id_column=None)
 
 
 @pytest.mark.parametrize("suffix", ["gz", "bz2", "xz"])
 def test_a_file_that_does_not_decompress_is_named(tmp_path: Path, suffix: str) -> None:
     (tmp_path / f"in.csv.{suffix}").write_bytes(b"not compressed at all")
     with pytest.raises(CommandError, match=rf"Input .*in\.csv\.{suffix} is not a readable {suffix} file: "):
-        _schema.check_columns(str(tmp_path / f"in.csv.{suffix}"), "csv", text_column="text", id_column=None)
+        check(tmp_path / f"in.csv.{suffix}", "csv", text_column="text", id_column=None)
 
 
 def test_json_arrays_on_one_line_give_their_objects_keys(tmp_path: Path) -> None:
     """Spark reads a line holding an array as one row per object, so its keys are columns."""
     (tmp_path / "in.json").write_text('[{"id": 1, "text": "Hi."}, {"id": 2, "lang": "en"}]\n')
-    assert _schema.input_columns(str(tmp_path / "in.json"), "jsonl") == (["id", "text", "lang"], True)
+    assert columns(tmp_path / "in.json", "jsonl") == (["id", "text", "lang"], True)
 
 
 def test_inputs_in_another_shape_get_a_hint(tmp_path: Path) -> None:
     (tmp_path / "pretty.json").write_text('{\n  "id": 1,\n  "text": "Hi."\n}\n')
     with pytest.raises(CommandError, match=r"\(columns: none\).*No line holds a JSON object.*jq -c '\.\[\]'"):
-        _schema.check_columns(str(tmp_path / "pretty.json"), "jsonl", text_column="text", id_column=None)
+        check(tmp_path / "pretty.json", "jsonl", text_column="text", id_column=None)
     (tmp_path / "semi.csv").write_text("id;text\n1;Hallo.\n")
     with pytest.raises(CommandError, match=r"\(columns: id;text\).*one column split by ';'"):
-        _schema.check_columns(str(tmp_path / "semi.csv"), "csv", text_column="text", id_column=None)
+        check(tmp_path / "semi.csv", "csv", text_column="text", id_column=None)
     (tmp_path / "tab.csv").write_text("id\ttext\n1\tHallo.\n")
     with pytest.raises(CommandError, match=r"one column split by '\\t'"):
-        _schema.check_columns(str(tmp_path / "tab.csv"), "csv", text_column="text", id_column=None)
+        check(tmp_path / "tab.csv", "csv", text_column="text", id_column=None)
 
 
 def test_remote_inputs_are_left_to_spark() -> None:
-    assert _schema.input_columns("s3a://bucket/in/", "parquet") is None
+    assert columns("s3a://bucket/in/", "parquet") is None
 
 
 @pytest.mark.parametrize(

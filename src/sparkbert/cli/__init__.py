@@ -2,7 +2,7 @@
 
 | command | what it does |
 | --- | --- |
-| ``sparkbert embed --input P --output P`` | embed a ``.txt`` / ``.jsonl`` / ``.csv`` / ``.parquet`` file or folder on Spark, write Parquet or JSON Lines with one vector per token |
+| ``sparkbert embed --input P --output P`` | embed a ``.txt`` / ``.jsonl`` / ``.csv`` / ``.parquet`` file, folder or glob pattern on Spark, write Parquet or JSON Lines with one vector per token |
 | ``sparkbert demo [--model M]`` | embed bundled parallel sentences in 8 languages, print each one's nearest neighbour in another |
 | ``sparkbert download NAME_OR_REPO`` | fetch and convert a model into the cache, to copy to machines without network |
 | ``sparkbert convert CHECKPOINT OUT`` | convert a Hugging Face checkpoint to a model directory |
@@ -21,7 +21,8 @@ counted as "empty rows" in the summary; they never fail the job.
 | ``_args`` | the argument parser |
 | ``_errors`` | ``CommandError``, ``UsageError``, the one-line message |
 | ``_console`` | status lines and logging on stderr |
-| ``_io`` | input formats, the checks on input and output, readers, writer |
+| ``_io`` | the input's files and format, the checks on input and output, readers, writer |
+| ``_glob`` | Hadoop glob patterns, matched locally as Spark matches them |
 | ``_job`` | Java, the Spark session, the pipeline, flattening its output |
 | ``embed`` | ``sparkbert embed`` |
 | ``demo`` | ``sparkbert demo`` and its parallel sentences |
@@ -51,11 +52,12 @@ from sparkbert.cli._errors import CommandError, UsageError, exit_status, one_lin
 from sparkbert.cli._io import (
     INPUT_FORMATS,
     OUTPUT_FORMATS,
+    Input,
     check_output,
-    detect_format,
     format_of_name,
     number_rows,
     read_input,
+    resolve_input,
     write_output,
 )
 from sparkbert.cli._job import MIN_JAVA, build_pipeline, find_java, flatten, start_spark
@@ -82,7 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args, unknown = make_parser().parse_known_args(args_list)
         if unknown:
             where = f"{PROG} {args.command}" if args.command else PROG
-            raise UsageError(f"unrecognized arguments: {' '.join(unknown)} (see '{where} --help')")
+            hint = f"see '{where} --help'"
+            if args.command == "embed" and not any(a.startswith("-") for a in unknown):
+                hint = "--input takes one path; quote a pattern so that the shell leaves it to sparkbert, e.g. --input 'in/*.txt'"
+            raise UsageError(f"unrecognized arguments: {' '.join(unknown)} ({hint})")
         if args.version:
             print(f"{PROG} {__version__}")
             return 0
@@ -109,6 +114,7 @@ __all__ = [
     "POOLINGS",
     "PROG",
     "CommandError",
+    "Input",
     "UsageError",
     "build_pipeline",
     "check_output",
@@ -117,7 +123,6 @@ __all__ = [
     "cmd_download",
     "cmd_embed",
     "cmd_info",
-    "detect_format",
     "find_java",
     "flatten",
     "format_of_name",
@@ -128,6 +133,7 @@ __all__ = [
     "number_rows",
     "parallel_sentences",
     "read_input",
+    "resolve_input",
     "start_spark",
     "write_output",
 ]

@@ -145,9 +145,11 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("-V", "--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    embed = _command(sub, "embed", [common, spark], "embed a file or folder of texts", cmd_embed)
+    embed = _command(sub, "embed", [common, spark], "embed a file, folder or pattern of texts", cmd_embed)
     embed.add_argument(
-        "--input", required=True, help="a .txt (one text per line), .jsonl, .csv or .parquet file or folder"
+        "--input",
+        required=True,
+        help="a .txt (one text per line), .jsonl, .csv or .parquet file, a folder (read at every depth) or a quoted pattern ('logs/*.jsonl')",
     )
     embed.add_argument("--output", required=True, help="the folder to write")
     embed.add_argument("--input-format", choices=INPUT_FORMATS, help="when file names do not tell")

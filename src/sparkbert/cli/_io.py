@@ -1,7 +1,9 @@
 """Reading the input and writing the output of ``sparkbert embed``, and the checks made first.
 
-The format of an input comes from its file names (compression suffixes ignored; in a folder,
-files starting with ``_`` or ``.`` skipped). Every check here runs before Spark starts.
+An input is a file, a folder (read at every depth) or a Hadoop glob pattern (``_glob``); for a
+local one ``resolve_input`` lists the files, skipping those Spark skips, and Spark is handed
+exactly that list. The format comes from the file names (compression suffixes ignored). Every
+check here runs before Spark starts.
 
 Examples
 --------
@@ -13,11 +15,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from sparkbert._paths import is_remote, local_path
 from sparkbert.cli._errors import CommandError, UsageError
+from sparkbert.cli._glob import escape, has_glob, match
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -59,78 +64,139 @@ def _local(path: str) -> Path:
     return Path(local_path(path) or path).expanduser()
 
 
-def input_files(path: str) -> list[Path] | None:
-    """Return the files Spark reads for a local input (a folder's, sorted, hidden ones skipped); None if remote.
+def _hidden(name: str) -> bool:
+    """Whether Spark skips a file or folder of this name (it takes it for hidden or temporary)."""
+    if name.startswith("_") and "=" in name:
+        return False  # a partition folder, ``_key=value``
+    return name.startswith((".", "_")) or name.endswith("._COPYING_")
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    """The files in ``folder`` at every depth, hidden ones and those in hidden folders skipped."""
+    return [
+        p for p in folder.rglob("*") if p.is_file() and not any(map(_hidden, p.relative_to(folder).parts))
+    ]
+
+
+def order_key(path: str) -> tuple[str, ...]:
+    """The order of input files (their path components), for local paths and Spark's file URIs alike.
 
     Examples
     --------
-    >>> input_files("s3a://bucket/in/") is None
-    True
+    >>> sorted(["file:/in/b%20c.txt", "file:/in/a/z.txt", "file:/in/a-b.txt"], key=order_key)
+    ['file:/in/a/z.txt', 'file:/in/a-b.txt', 'file:/in/b%20c.txt']
     """
-    if is_remote(path):
-        return None
+    return tuple(unquote(path).split("/"))
+
+
+@dataclass(frozen=True)
+class Input:
+    """An input as Spark will read it: its format and, for a local input, exactly which files.
+
+    ``roots`` are what the path or pattern names (files and folders), ``files`` the files read
+    (folders at every depth, in ``order_key`` order), ``left_out`` the files of a folder whose
+    names do not say the input's format. A remote input has no ``files``: Spark lists it.
+    """
+
+    path: str
+    format: str
+    files: tuple[Path, ...] | None = None
+    roots: tuple[Path, ...] = ()
+    left_out: tuple[Path, ...] = ()
+
+
+def _roots(path: str) -> list[Path]:
+    """What a local path or glob pattern names: the path itself when it exists, else the pattern's matches."""
     local = _local(path)
-    if local.is_file():
-        return [local]
-    return sorted(
-        p
-        for p in local.rglob("*")
-        if p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(local).parts)
-    )
+    if local.exists():
+        if local.is_file() and _hidden(local.name):
+            raise CommandError(
+                f"Input {path}: Spark skips files whose names start with '_' or '.' (it takes them "
+                f"for hidden or temporary files), so it would read nothing; rename the file."
+            )
+        return [local.absolute()]
+    if has_glob(str(local)):
+        roots = [p for p in match(str(local)) if p.is_dir() or not _hidden(p.name)]
+        if not roots:
+            raise CommandError(f"Input pattern {path} matches no file or folder.")
+        return roots
+    raise CommandError(f"Input {path} does not exist.")
 
 
-def detect_format(path: str, given: str | None = None) -> str:
-    """Return the format of an input file or folder, from ``given`` or its file names.
+def _remote(path: str, given: str | None) -> Input:
+    found = given or format_of_name(path.rstrip("/"))
+    if found is None:
+        raise UsageError(f"Cannot tell the format of {path} from its name; pass --input-format.")
+    return Input(path, found)
+
+
+def resolve_input(path: str, given: str | None = None) -> Input:
+    """Return the input ``path`` names (a file, a folder or a Hadoop glob pattern), its format from ``given`` or its file names.
+
+    A folder is read at every depth, files starting with ``_`` or ``.`` (and folders so named)
+    skipped. Without ``given``, the files of a folder or pattern whose names do not say the
+    input's format are left out (``Input.left_out``).
 
     Raises
     ------
     CommandError
-        No such file or folder, a folder without input files, or names that do not tell.
+        No such file or folder, a pattern that matches none, no input files, a file Spark cannot read.
+    UsageError
+        Names that do not tell the format, or that mix formats.
 
     Examples
     --------
-    >>> detect_format("s3a://bucket/reviews.jsonl"), detect_format("hdfs:///data/in", "parquet")
+    >>> resolve_input("s3a://bucket/reviews.jsonl").format, resolve_input("hdfs:///data/in", "parquet").format
     ('jsonl', 'parquet')
-    >>> detect_format("/nonexistent.txt")
+    >>> resolve_input("/nonexistent.txt")
     Traceback (most recent call last):
     ...
     sparkbert.cli.CommandError: Input /nonexistent.txt does not exist.
     """
-    known = ", ".join(sorted(_SUFFIXES))
     if is_remote(path):
-        found = given or format_of_name(path.rstrip("/"))
-        if found is None:
-            raise UsageError(f"Cannot tell the format of {path} from its name; pass --input-format.")
-        return found
-    local = _local(path)
-    if not local.exists():
-        raise CommandError(f"Input {path} does not exist.")
-    if local.is_file():
-        found = given or format_of_name(local.name)
-        if found is None:
+        return _remote(path, given)
+    roots = _roots(path)
+    files = sorted(
+        {f for root in roots for f in (_folder_files(root) if root.is_dir() else [root])},
+        key=lambda p: order_key(str(p)),
+    )
+    known = ", ".join(sorted(_SUFFIXES))
+    if len(roots) == 1 and roots[0].is_file():
+        fmt = given or format_of_name(roots[0].name)
+        if fmt is None:
             raise UsageError(f"Cannot tell the format of {path} (known: {known}); pass --input-format.")
-        return found
-    files = input_files(path) or []
-    if not files:
-        raise CommandError(f"Input folder {path} holds no input files.")
-    if given:
-        return given
-    formats = {f for f in (format_of_name(p.name) for p in files) if f}
-    if len(formats) != 1:
-        what = "mixes " + ", ".join(sorted(formats)) if formats else f"has no file named {known}"
-        raise UsageError(f"Input folder {path} {what}; pass --input-format.")
-    return formats.pop()
+    elif not files:
+        raise CommandError(f"Input {'folder' if len(roots) == 1 else 'pattern'} {path} holds no input files.")
+    elif given:
+        fmt = given
+    else:
+        formats = {f for f in (format_of_name(p.name) for p in files) if f}
+        if len(formats) != 1:
+            what = "mixes " + ", ".join(sorted(formats)) if formats else f"has no file named {known}"
+            raise UsageError(f"Input {path} {what}; pass --input-format.")
+        fmt = formats.pop()
+    named = [p for p in files if given or format_of_name(p.name) == fmt]
+    for p in named:
+        if ":" in p.name:
+            raise CommandError(
+                f"Input file {p} has ':' in its name, which Spark cannot read (Hadoop takes it for "
+                "a URI scheme); rename the file."
+            )
+    read = set(named)
+    left_out = tuple(p for p in files if p not in read)
+    return Input(path, fmt, tuple(named), tuple(roots), left_out)
 
 
-def check_output(output: str, inputs: str, overwrite: bool) -> None:
-    """Refuse an output that exists (without ``overwrite``), holds the input, or cannot be written.
+def check_output(output: str, source: Input, overwrite: bool) -> None:
+    """Refuse an output that exists (without ``overwrite``), overlaps the input, or cannot be written.
 
     Examples
     --------
     >>> import tempfile
     >>> folder = tempfile.mkdtemp()
-    >>> check_output(folder, "/data/in.txt", overwrite=True)  # replaceable: no error
-    >>> check_output(folder, "/data/in.txt", overwrite=False)
+    >>> source = Input("s3a://bucket/in.txt", "txt")
+    >>> check_output(folder, source, overwrite=True)  # replaceable: no error
+    >>> check_output(folder, source, overwrite=False)
     Traceback (most recent call last):
     ...
     sparkbert.cli.CommandError: Output ... already exists; pass --overwrite to replace it.
@@ -140,10 +206,8 @@ def check_output(output: str, inputs: str, overwrite: bool) -> None:
     out = _local(output).absolute()
     if out.exists() and not overwrite:
         raise CommandError(f"Output {output} already exists; pass --overwrite to replace it.")
-    if not is_remote(inputs):
-        source = _local(inputs).absolute()
-        if out == source or out in source.parents or source in out.parents:
-            raise UsageError(f"Output {output} overlaps the input {inputs}; choose another folder.")
+    if any(out == root or out in root.parents or root in out.parents for root in source.roots):
+        raise UsageError(f"Output {output} overlaps the input {source.path}; choose another folder.")
     blocking = next((p for p in out.parents if p.exists()), None)
     if blocking is not None and not blocking.is_dir():
         raise CommandError(f"Cannot write the output {output}: {blocking} is a file, not a folder.")
@@ -163,15 +227,47 @@ def _quoted(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def read_input(
-    spark: SparkSession, path: str, fmt: str, text_column: str, id_column: str | None
-) -> DataFrame:
-    """Read ``path`` as two columns, ``id`` and ``text`` (string).
+#: Columns for ``number_rows``: the file and the offset in it of a row's split (Spark's file metadata).
+FILE_SPLIT = {"_file": "file_path", "_block": "file_block_start"}
 
-    A ``.txt`` file gives one row per line, numbered from 0. Other formats take ``id`` from
-    ``id_column`` (or a column named ``id``, else a row number). A JSON Lines or CSV record that
-    cannot be parsed, or a text that is not valid UTF-8, has a null text, which gives an empty
-    result: it does not fail the job.
+
+#: Spark lists more root paths than this with a Spark job, one task per path (seconds for a
+#: few thousand files), also when the paths are local files.
+_LISTING_JOB_THRESHOLD = "spark.sql.sources.parallelPartitionDiscovery.threshold"
+
+
+def _read(spark: SparkSession, source: Input) -> DataFrame:
+    """The input as Spark's reader for its format gives it: exactly ``source.files``, or a remote path at every depth."""
+    if source.files is None:
+        reader, paths = spark.read.option("recursiveFileLookup", "true"), [source.path]
+    else:
+        reader, paths = spark.read, [escape(str(p)) for p in source.files]
+    previous = spark.conf.get(_LISTING_JOB_THRESHOLD)
+    if source.files is not None:  # the driver lists local files in a moment
+        spark.conf.set(_LISTING_JOB_THRESHOLD, 2**31 - 1)
+    try:
+        if source.format == "txt":
+            return reader.text(paths)
+        if source.format == "jsonl":
+            return reader.json(paths, mode="PERMISSIVE")
+        if source.format == "csv":
+            return reader.csv(paths, header=True, multiLine=True, escape='"', mode="PERMISSIVE")
+        return reader.parquet(*paths)
+    finally:
+        if previous is None:
+            spark.conf.unset(_LISTING_JOB_THRESHOLD)
+        else:
+            spark.conf.set(_LISTING_JOB_THRESHOLD, previous)
+
+
+def read_input(spark: SparkSession, source: Input, text_column: str, id_column: str | None) -> DataFrame:
+    """Read ``source`` as two columns, ``id`` and ``text`` (string).
+
+    A ``.txt`` input gives one row per line. Other formats take ``id`` from ``id_column`` (or
+    a column named ``id``); otherwise ``id`` is the row's position in the input, from 0, files
+    in ``order_key`` order (see ``number_rows``). A JSON Lines or CSV record that cannot be
+    parsed, or a text that is not valid UTF-8, has a null text, which gives an empty result: it
+    does not fail the job.
 
     Examples
     --------
@@ -180,31 +276,29 @@ def read_input(
     >>> spark = SparkSession.builder.master("local[1]").getOrCreate()
     >>> path = Path(tempfile.mkdtemp()) / "in.csv"
     >>> _ = path.write_text('key,body\\n7,"Hello, world."\\n8,\\n')
-    >>> read_input(spark, str(path), "csv", text_column="body", id_column="key").collect()
+    >>> read_input(spark, resolve_input(str(path)), text_column="body", id_column="key").collect()
     [Row(id='7', text='Hello, world.'), Row(id='8', text=None)]
     """
     from pyspark.sql import functions as F
 
-    if fmt == "txt":
-        df = spark.read.text(path).withColumnRenamed("value", "text")
+    df = _read(spark, source)
+    if source.format == "txt":
+        df = df.withColumnRenamed("value", "text")
         text_column, id_column = "text", None
-    elif fmt == "jsonl":
-        df = spark.read.json(path, mode="PERMISSIVE")
-    elif fmt == "csv":
-        df = spark.read.csv(path, header=True, multiLine=True, escape='"', mode="PERMISSIVE")
-    else:
-        df = spark.read.parquet(path)
     names = df.columns
     for option, name in (("--text-column", text_column), ("--id-column", id_column)):
         if name is not None and name not in names:
             listed = ", ".join(names) or "none"
-            raise CommandError(f"Input {path} has no column {name!r} (columns: {listed}); check {option}.")
-    if id_column is None and "id" in names and fmt != "txt":
+            raise CommandError(
+                f"Input {source.path} has no column {name!r} (columns: {listed}); check {option}."
+            )
+    if id_column is None and "id" in names and source.format != "txt":
         id_column = "id"
     text = valid_utf8(F.col(_quoted(text_column)).cast("string")).alias("text")
     if id_column is not None:
         return df.select(F.col(_quoted(id_column)).alias("id"), text)
-    return number_rows(df.select(text))
+    split = [F.col(f"_metadata.{field}").alias(name) for name, field in FILE_SPLIT.items()]
+    return number_rows(df.select(*split, text))
 
 
 def valid_utf8(text: Column) -> Column:
@@ -234,8 +328,12 @@ def valid_utf8(text: Column) -> Column:
 def number_rows(df: DataFrame) -> DataFrame:
     """Prepend ``id``: the row's position in ``df`` (0, 1, 2, ...), computed in the JVM.
 
-    ``monotonically_increasing_id`` is ``partition << 33 | row in partition``; one small
-    count per partition turns it into a contiguous number, without a Python pass over the data.
+    For a file input whose ``FILE_SPLIT`` columns ``df`` holds, the position is in the input's files in
+    ``order_key`` order, each from its start, whatever the partitioning (Spark packs small files
+    largest first); otherwise in partition order. ``monotonically_increasing_id`` is ``partition
+    << 33 | row in partition``; one small count per partition and file split gives each split its
+    first id, joined back without a Python pass over the data. The ``FILE_SPLIT`` columns are
+    dropped.
 
     Examples
     --------
@@ -247,18 +345,25 @@ def number_rows(df: DataFrame) -> DataFrame:
     """
     from pyspark.sql import functions as F
 
+    split = [c for c in df.columns if c in FILE_SPLIT]
+    columns = [c for c in df.columns if c not in split]
+    keys = ["_part", *split]
     tagged = df.select(
         F.spark_partition_id().alias("_part"), F.monotonically_increasing_id().alias("_row"), *df.columns
     )
-    counts = sorted((int(r[0]), int(r[1])) for r in tagged.groupBy("_part").count().collect())
-    pairs: list[Column] = []
-    start = 0
-    for part, count in counts:
-        pairs += [F.lit(part), F.lit(start)]
-        start += count
-    offset = F.create_map(*pairs)[F.col("_part")] if pairs else F.lit(0)
-    index = F.col("_row") - F.shiftleft(F.col("_part").cast("long"), 33) + offset
-    return tagged.select(index.cast("long").alias("id"), *df.columns)
+    groups = tagged.groupBy(*keys).agg(F.count(F.lit(1)).alias("n"), F.min("_row").alias("first")).collect()
+    if split:
+        groups.sort(key=lambda g: (order_key(g["_file"]), g["_block"]))
+    else:
+        groups.sort(key=lambda g: g["_part"])
+    shifts, start = [], 0
+    for group in groups:
+        shifts.append((*(group[k] for k in keys), start - group["first"]))
+        start += group["n"]
+    spark = df.sparkSession
+    table = spark.createDataFrame(shifts, tagged.select(*keys).schema.add("_shift", "long"))
+    index = (F.col("_row") + F.col("_shift")).alias("id")
+    return tagged.join(F.broadcast(table), keys).select(index, *columns)
 
 
 def write_output(table: DataFrame, path: str, fmt: str, *, overwrite: bool) -> None:

@@ -16,9 +16,10 @@ Examples
 --------
 >>> import tempfile
 >>> from pathlib import Path
+>>> from sparkbert.cli._io import resolve_input
 >>> path = Path(tempfile.mkdtemp()) / "in.csv"
 >>> _ = path.write_text("id,body\\n1,Hello.\\n")
->>> check_columns(str(path), "csv", text_column="text", id_column=None)
+>>> check_columns(resolve_input(str(path)), text_column="text", id_column=None)
 Traceback (most recent call last):
 ...
 sparkbert.cli.CommandError: Input ... has no column 'text' (columns: id, body); check --text-column.
@@ -39,7 +40,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from sparkbert.cli._errors import CommandError
-from sparkbert.cli._io import COMPRESSED, input_files
+from sparkbert.cli._io import COMPRESSED, Input
 
 #: Files whose schema is read, at most.
 MAX_FILES = 1000
@@ -167,27 +168,27 @@ def _parquet_columns(files: list[Path]) -> tuple[list[str], bool]:
     return names, True
 
 
-def input_columns(path: str, fmt: str) -> tuple[list[str], bool] | None:
+def input_columns(source: Input) -> tuple[list[str], bool] | None:
     """Return the input's column names and whether they are certain; None when Spark must tell.
 
     Examples
     --------
     >>> import tempfile
     >>> from pathlib import Path
+    >>> from sparkbert.cli._io import resolve_input
     >>> folder = Path(tempfile.mkdtemp())
     >>> _ = (folder / "a.jsonl").write_text('{"id": 1, "text": "Hi."}\\n{"id": 2, "lang": "en"}\\n')
-    >>> input_columns(str(folder), "jsonl")
+    >>> input_columns(resolve_input(str(folder)))
     (['id', 'text', 'lang'], True)
     """
-    files = input_files(path)
-    if files is None:
-        return (["text"], True) if fmt == "txt" else None
+    if source.files is None:
+        return (["text"], True) if source.format == "txt" else None
     readers = {"csv": _csv_columns, "jsonl": _jsonl_columns, "parquet": _parquet_columns, "txt": _txt_columns}
-    names, complete = readers[fmt](files[:MAX_FILES])
-    return names, complete and len(files) <= MAX_FILES
+    names, complete = readers[source.format](list(source.files[:MAX_FILES]))
+    return names, complete and len(source.files) <= MAX_FILES
 
 
-def check_columns(path: str, fmt: str, *, text_column: str, id_column: str | None) -> None:
+def check_columns(source: Input, *, text_column: str, id_column: str | None) -> None:
     """Raise ``CommandError`` when ``--text-column`` or ``--id-column`` is not in the input.
 
     Also when a local text file cannot be read as Spark would read it: it does not
@@ -195,10 +196,11 @@ def check_columns(path: str, fmt: str, *, text_column: str, id_column: str | Non
 
     Examples
     --------
-    >>> check_columns("s3a://bucket/in.jsonl", "jsonl", text_column="body", id_column=None)  # left to Spark
+    >>> from sparkbert.cli._io import Input
+    >>> check_columns(Input("s3a://bucket/in.jsonl", "jsonl"), text_column="body", id_column=None)  # left to Spark
     """
-    found = input_columns(path, fmt)
-    if found is None or fmt == "txt":  # a .txt input's one column is its text, whatever the options
+    found = input_columns(source)
+    if found is None or source.format == "txt":  # a .txt input's one column is its text, whatever the options
         return
     names, certain = found
     for option, name in (("--text-column", text_column), ("--id-column", id_column)):
@@ -208,7 +210,8 @@ def check_columns(path: str, fmt: str, *, text_column: str, id_column: str | Non
             return  # a key may appear after the sample: Spark checks when it has read the schema
         listed = ", ".join(n if n.isprintable() else ascii(n) for n in names) or "none"
         raise CommandError(
-            f"Input {path} has no column {name!r} (columns: {listed}); check {option}.{_hint(fmt, names)}"
+            f"Input {source.path} has no column {name!r} (columns: {listed}); check {option}."
+            + _hint(source.format, names)
         )
 
 

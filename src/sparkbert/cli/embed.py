@@ -1,4 +1,4 @@
-"""``sparkbert embed``: embed a file or folder of texts on Spark and write one row per input row.
+"""``sparkbert embed``: embed a file, folder or pattern of texts on Spark and write one row per input row.
 
 Examples
 --------
@@ -15,7 +15,7 @@ import sys
 import time
 
 from sparkbert.cli._console import status
-from sparkbert.cli._io import check_output, detect_format, read_input, write_output
+from sparkbert.cli._io import check_output, read_input, resolve_input, write_output
 from sparkbert.cli._job import (
     build_pipeline,
     check_runtime,
@@ -32,8 +32,12 @@ from sparkbert.cli._schema import check_columns
 from sparkbert.errors import InvalidParamError
 
 
+def _files(n: int) -> str:
+    return f"{n:,} file{'s' if n != 1 else ''}"
+
+
 def cmd_embed(args: argparse.Namespace) -> int:
-    """``sparkbert embed``: embed a file or folder and write one row per input row.
+    """``sparkbert embed``: embed a file, folder or pattern and write one row per input row.
 
     Everything a user can get wrong is checked before Spark starts, the cheap checks before
     a model is fetched: the input and its columns (read from the files' schema), the output,
@@ -51,9 +55,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
     ...
     sparkbert.cli.CommandError: Input missing.txt does not exist.
     """
-    fmt = detect_format(args.input, args.input_format)
-    check_columns(args.input, fmt, text_column=args.text_column, id_column=args.id_column)
-    check_output(args.output, args.input, args.overwrite)
+    source = resolve_input(args.input, args.input_format)
+    check_columns(source, text_column=args.text_column, id_column=args.id_column)
+    check_output(args.output, source, args.overwrite)
     conf = parse_conf(args.conf)
     check_runtime()
     find_java()
@@ -71,13 +75,24 @@ def cmd_embed(args: argparse.Namespace) -> int:
             f"an integer from 4 to {directory.max_positions} (the model's max positions)",
         )
     status(args, f"model {directory.path} ({model_summary(directory)})")
-    status(args, f"embedding {args.input} ({fmt}) on {args.master} into {args.output} ({args.format})")
+    if source.left_out:
+        names = ", ".join(p.name for p in source.left_out[:3]) + (", ..." if len(source.left_out) > 3 else "")
+        status(
+            args,
+            f"left out {_files(len(source.left_out))} not named as {source.format} ({names}); "
+            f"--input-format {source.format} reads them too",
+        )
+    files = f"{_files(len(source.files))}, " if source.files is not None and len(source.files) > 1 else ""
+    status(
+        args,
+        f"embedding {args.input} ({files}{source.format}) on {args.master} into {args.output} ({args.format})",
+    )
     spark = start_spark(args.master, "sparkbert embed", conf, verbose=args.verbose, quiet=args.quiet)
     try:
         from pyspark.sql import Observation
         from pyspark.sql import functions as F
 
-        df = read_input(spark, args.input, fmt, args.text_column, args.id_column)
+        df = read_input(spark, source, args.text_column, args.id_column)
         total = df.count()
         slots = spark.sparkContext.defaultParallelism
         partitions = args.partitions or default_partitions(
