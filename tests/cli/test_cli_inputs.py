@@ -240,3 +240,52 @@ def test_a_path_spark_lists_itself_is_read_at_every_depth_in_the_same_order(
         read_input(spark, listed_by_spark, text_column="text", id_column=None).collect(), key=lambda r: r.id
     )
     assert [r.text for r in rows] == expected and [r.id for r in rows] == list(range(len(expected)))
+
+
+PARALLEL = [
+    {
+        "id": 1,
+        "translation": {"de": "Guten Morgen.", "en": "Good morning."},
+        "a.b": "literal",
+        "a": {"b": "nested"},
+    },
+    {"id": 2, "translation": {"de": "Danke.", "en": "Thanks."}, "a.b": "literal 2", "a": {"b": "nested 2"}},
+]
+
+
+@pytest.fixture
+def nested_inputs(tmp_path: Path) -> dict[str, Path]:
+    """The same records as JSON Lines and as Parquet with struct columns (as WMT datasets are)."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in PARALLEL))
+    pq.write_table(pa.Table.from_pylist(PARALLEL), tmp_path / "in.parquet")
+    return {"jsonl": tmp_path / "in.jsonl", "parquet": tmp_path / "in.parquet"}
+
+
+def test_fields_inside_structs_are_columns_before_spark(nested_inputs: dict[str, Path]) -> None:
+    from sparkbert.cli._schema import check_columns, input_columns
+
+    for fmt, path in nested_inputs.items():
+        source = resolve_input(str(path))
+        names, certain = input_columns(source) or ([], False)
+        assert certain and {"translation.de", "translation.en", "a.b"} <= set(names), fmt
+        check_columns(source, text_column="translation.de", id_column="id")
+        with pytest.raises(CommandError, match=r"no column 'translation.fr' \(columns: .*translation\.de"):
+            check_columns(source, text_column="translation.fr", id_column=None)
+
+
+@pytest.mark.spark
+def test_spark_reads_a_field_inside_a_struct(spark: Any, nested_inputs: dict[str, Path]) -> None:
+    for fmt, path in nested_inputs.items():
+        source = resolve_input(str(path))
+        rows = read_input(spark, source, text_column="translation.de", id_column=None).collect()
+        assert [(r.id, r.text) for r in rows] == [(1, "Guten Morgen."), (2, "Danke.")], fmt
+        # a top-level column named with a dot comes before a field of that path
+        rows = read_input(spark, source, text_column="a.b", id_column="translation.en").collect()
+        assert [(r.id, r.text) for r in rows] == [("Good morning.", "literal"), ("Thanks.", "literal 2")], fmt
+        with pytest.raises(CommandError, match=r"no column 'translation.fr' \(columns: .*translation\.en"):
+            read_input(spark, source, text_column="translation.fr", id_column=None)

@@ -154,7 +154,11 @@ def make_parser() -> argparse.ArgumentParser:
     embed.add_argument("--output", required=True, help="the folder to write")
     embed.add_argument("--input-format", choices=INPUT_FORMATS, help="when file names do not tell")
     embed.add_argument("--format", choices=OUTPUT_FORMATS, default="parquet", help="output format")
-    embed.add_argument("--text-column", default="text", help="column holding the text")
+    embed.add_argument(
+        "--text-column",
+        default="text",
+        help="column holding the text; a.b: field b of an object or struct column a (translation.de)",
+    )
     embed.add_argument(
         "--id-column", help="column holding a row id (default: 'id' if present, else the row number)"
     )

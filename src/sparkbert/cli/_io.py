@@ -26,6 +26,7 @@ from sparkbert.cli._glob import escape, has_glob, match
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql.types import StructType
 
 INPUT_FORMATS = ("txt", "jsonl", "csv", "parquet")
 OUTPUT_FORMATS = ("parquet", "jsonl")
@@ -227,6 +228,47 @@ def _quoted(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+def column_list(names: list[str], most: int = 40) -> str:
+    """``names`` for an error message: the first ``most``, the unprintable ones escaped.
+
+    Examples
+    --------
+    >>> column_list(["id", "te\\x00xt"]), column_list([]), column_list(list("abc"), most=2)
+    ("id, 'te\\\\x00xt'", 'none', 'a, b, ... (3 in all)')
+    """
+    shown = [n if n.isprintable() else ascii(n) for n in names[:most]]
+    more = f", ... ({len(names)} in all)" if len(names) > most else ""
+    return ", ".join(shown) + more if names else "none"
+
+
+def _paths(schema: StructType, prefix: str = "") -> list[str]:
+    """A Spark schema's column names, and ``name.inner`` for the fields of structs among them."""
+    from pyspark.sql.types import StructType
+
+    out = []
+    for field in schema.fields:
+        out.append(prefix + field.name)
+        if isinstance(field.dataType, StructType):
+            out += _paths(field.dataType, f"{prefix}{field.name}.")
+    return out
+
+
+def _column(df: DataFrame, name: str) -> Column | None:
+    """The column ``name`` of ``df``: a top-level column of that name, else a field inside structs
+    (``translation.de``); None when there is neither."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StructType
+
+    if name in df.columns:
+        return F.col(_quoted(name))
+    schema: object = df.schema
+    for part in name.split("."):
+        if not isinstance(schema, StructType) or part not in schema.names:
+            return None
+        schema = schema[part].dataType
+    return F.col(".".join(map(_quoted, name.split("."))))
+
+
 #: Columns for ``number_rows``: the file and the offset in it of a row's split (Spark's file metadata).
 FILE_SPLIT = {"_file": "file_path", "_block": "file_block_start"}
 
@@ -285,18 +327,21 @@ def read_input(spark: SparkSession, source: Input, text_column: str, id_column: 
     if source.format == "txt":
         df = df.withColumnRenamed("value", "text")
         text_column, id_column = "text", None
-    names = df.columns
-    for option, name in (("--text-column", text_column), ("--id-column", id_column)):
-        if name is not None and name not in names:
-            listed = ", ".join(names) or "none"
-            raise CommandError(
-                f"Input {source.path} has no column {name!r} (columns: {listed}); check {option}."
-            )
-    if id_column is None and "id" in names and source.format != "txt":
+    if id_column is None and "id" in df.columns and source.format != "txt":
         id_column = "id"
-    text = valid_utf8(F.col(_quoted(text_column)).cast("string")).alias("text")
-    if id_column is not None:
-        return df.select(F.col(_quoted(id_column)).alias("id"), text)
+    chosen: dict[str, Column] = {}
+    for option, name in (("--text-column", text_column), ("--id-column", id_column)):
+        column = None if name is None else _column(df, name)
+        if column is None and name is not None:
+            raise CommandError(
+                f"Input {source.path} has no column {name!r} (columns: {column_list(_paths(df.schema))}); "
+                f"check {option}."
+            )
+        if column is not None:
+            chosen[option] = column
+    text = valid_utf8(chosen["--text-column"].cast("string")).alias("text")
+    if "--id-column" in chosen:
+        return df.select(chosen["--id-column"].alias("id"), text)
     split = [F.col(f"_metadata.{field}").alias(name) for name, field in FILE_SPLIT.items()]
     return number_rows(df.select(*split, text))
 

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from sparkbert.cli._errors import CommandError
-from sparkbert.cli._io import COMPRESSED, Input
+from sparkbert.cli._io import COMPRESSED, Input, column_list
 
 #: Files whose schema is read, at most.
 MAX_FILES = 1000
@@ -143,16 +143,24 @@ def _records(files: list[Path]) -> Iterator[object]:
                         continue  # Spark reads it as a corrupt record: no column
 
 
+def _object_paths(record: dict[str, Any], prefix: str = "") -> Iterator[str]:
+    """A JSON object's keys, and ``key.inner`` for the keys of objects inside it."""
+    for key, value in record.items():
+        yield prefix + key
+        if isinstance(value, dict):
+            yield from _object_paths(value, f"{prefix}{key}.")
+
+
 def _jsonl_columns(files: list[Path]) -> tuple[list[str], bool]:
-    names: list[str] = []
+    names: dict[str, None] = {}
     for seen, record in enumerate(_records(files)):
         if record is None or seen >= MAX_RECORDS:
-            return names, False
+            return list(names), False
         # Spark reads a line holding an array as one row per element
         for item in record if isinstance(record, list) else [record]:
             if isinstance(item, dict):
-                names += [k for k in item if k not in names]
-    return names, True
+                names.update(dict.fromkeys(_object_paths(item)))
+    return list(names), True
 
 
 def _parquet_columns(files: list[Path]) -> tuple[list[str], bool]:
@@ -164,8 +172,19 @@ def _parquet_columns(files: list[Path]) -> tuple[list[str], bool]:
             schema = pq.read_schema(path)
         except (OSError, ValueError) as err:
             raise CommandError(f"Input {path} is not a readable Parquet file: {err}") from None
-        names += [n for n in schema.names if n not in names]
+        names += [n for n in _field_paths(list(schema)) if n not in names]
     return names, True
+
+
+def _field_paths(fields: list[Any], prefix: str = "") -> Iterator[str]:
+    """Arrow fields' names, and ``name.inner`` for the fields of structs among them."""
+    import pyarrow as pa
+
+    for field in fields:
+        yield prefix + field.name
+        if pa.types.is_struct(field.type):
+            inner = [field.type.field(i) for i in range(field.type.num_fields)]
+            yield from _field_paths(inner, f"{prefix}{field.name}.")
 
 
 def input_columns(source: Input) -> tuple[list[str], bool] | None:
@@ -208,9 +227,8 @@ def check_columns(source: Input, *, text_column: str, id_column: str | None) -> 
             continue
         if not certain:
             return  # a key may appear after the sample: Spark checks when it has read the schema
-        listed = ", ".join(n if n.isprintable() else ascii(n) for n in names) or "none"
         raise CommandError(
-            f"Input {source.path} has no column {name!r} (columns: {listed}); check {option}."
+            f"Input {source.path} has no column {name!r} (columns: {column_list(names)}); check {option}."
             + _hint(source.format, names)
         )
 
