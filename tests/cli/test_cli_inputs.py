@@ -183,6 +183,15 @@ def test_patterns_resolve_to_their_files(tree: Path) -> None:
         resolve_input(f"{tree}/nomatch*")
 
 
+def test_a_delta_table_is_refused_not_read_with_its_old_versions(tmp_path: Path) -> None:
+    (tmp_path / "table" / "_delta_log").mkdir(parents=True)
+    (tmp_path / "table" / "part-0.parquet").write_bytes(b"")
+    with pytest.raises(
+        CommandError, match="is a Delta table: its folder also holds the Parquet files of older"
+    ):
+        resolve_input(str(tmp_path / "table"))
+
+
 def test_files_spark_cannot_read_are_refused_by_name(tmp_path: Path) -> None:
     (tmp_path / "_notes.txt").write_text("Hi.\n")
     with pytest.raises(CommandError, match="_notes.txt: Spark skips files whose names start with '_' or '.'"):

@@ -157,6 +157,13 @@ def resolve_input(path: str, given: str | None = None) -> Input:
     if is_remote(path):
         return _remote(path, given)
     roots = _roots(path)
+    for root in roots:
+        if (root / "_delta_log").is_dir():
+            raise CommandError(
+                f"Input {root} is a Delta table: its folder also holds the Parquet files of older "
+                "versions, which a Parquet reader reads too (rows twice); write the table's current "
+                "version out as Parquet first, e.g. spark.read.format('delta').load(...).write.parquet(...)."
+            )
     files = sorted(
         {f for root in roots for f in (_folder_files(root) if root.is_dir() else [root])},
         key=lambda p: order_key(str(p)),
