@@ -32,7 +32,7 @@ from sparkbert import BertEmbeddings, DocumentAssembler, SentenceDetector, Token
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="embed_job.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--input", required=True, help="JSON Lines or Parquet file or folder")
+    parser.add_argument("--input", required=True, help="JSON Lines or Parquet file, folder or glob pattern")
     parser.add_argument("--output", required=True, help="Parquet folder to write (replaced if it exists)")
     parser.add_argument("--model", default="bert_base_multilingual_cased", help="model name or path")
     parser.add_argument("--text-column", default="text")
@@ -48,9 +48,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def read_input(spark: SparkSession, path: str) -> DataFrame:
+    # A folder is read at every depth: Spark alone reads one level of it (partition folders
+    # ``key=value`` aside), and a corpus kept in year folders would give no rows at all.
+    reader = spark.read.option("recursiveFileLookup", "true")
     if path.rstrip("/").endswith(".parquet"):
-        return spark.read.parquet(path)
-    return spark.read.json(path)
+        return reader.parquet(path)
+    return reader.json(path)
 
 
 def embed(df: DataFrame, model: str, text_column: str = "text", batch_size: int = 8) -> DataFrame:

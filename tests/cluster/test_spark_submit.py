@@ -48,7 +48,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandaloneClus
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
-    """The driver's working directory: ``input.parquet`` (UD sentences) and a private ``model`` copy."""
+    """The driver's working directory: ``input.parquet`` (UD sentences, in two year folders,
+    which Spark alone would not read) and a private ``model`` copy."""
     folder = tmp_path_factory.mktemp("job")
     rows = [
         (f"{lang}-{i:03d}", str(r["text"]))
@@ -56,7 +57,11 @@ def work(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path
         for i, r in enumerate(load_ud(lang)[:ROWS_PER_LANG])
     ]
     ids, texts = zip(*rows)
-    pq.write_table(pa.table({"id": list(ids), "text": list(texts)}), folder / "input.parquet")
+    half = len(rows) // 2
+    for year, part in (("2025", slice(None, half)), ("2026", slice(half, None))):
+        (folder / "input.parquet" / year).mkdir(parents=True)
+        table = pa.table({"id": list(ids[part]), "text": list(texts[part])})
+        pq.write_table(table, folder / "input.parquet" / year / "part-0.parquet")
     shutil.copytree(tiny_model_dir, folder / "model")
     return folder
 
