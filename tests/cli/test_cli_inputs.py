@@ -167,6 +167,20 @@ def test_a_folder_is_read_at_every_depth_without_hidden_files(txt_tree: Path) ->
         resolve_input(str(tree))
 
 
+def test_linked_folders_are_read_once(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere" / "sub").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "sub" / "a.txt").write_text("linked in\n")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "b.txt").write_text("here\n")
+    (tmp_path / "in" / "linked").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "in" / "loop").symlink_to(tmp_path / "in")  # a cycle ends
+    source = resolve_input(str(tmp_path / "in"))
+    assert [p.relative_to(tmp_path / "in").as_posix() for p in source.files or ()] == [
+        "b.txt",
+        "linked/sub/a.txt",
+    ]
+
+
 def test_patterns_resolve_to_their_files(tree: Path) -> None:
     with pytest.raises(UsageError, match="mixes csv, txt; pass --input-format"):
         resolve_input(f"{escape(str(tree))}/2026-0[12]/*")

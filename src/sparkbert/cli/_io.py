@@ -73,10 +73,21 @@ def _hidden(name: str) -> bool:
 
 
 def _folder_files(folder: Path) -> list[Path]:
-    """The files in ``folder`` at every depth, hidden ones and those in hidden folders skipped."""
-    return [
-        p for p in folder.rglob("*") if p.is_file() and not any(map(_hidden, p.relative_to(folder).parts))
-    ]
+    """The files in ``folder`` at every depth, hidden ones and those in hidden folders skipped.
+
+    Links are followed (a linked folder is read once, so a link cycle ends), as Hadoop follows them.
+    """
+    files: list[Path] = []
+    seen: set[str] = set()
+    for top, folders, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(top)
+        if real in seen:
+            folders[:] = []
+            continue
+        seen.add(real)
+        folders[:] = [f for f in folders if not _hidden(f)]
+        files += [Path(top, n) for n in names if not _hidden(n) and os.path.isfile(os.path.join(top, n))]
+    return files
 
 
 def order_key(path: str) -> tuple[str, ...]:
