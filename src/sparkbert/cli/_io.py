@@ -426,7 +426,8 @@ def number_rows(df: DataFrame) -> DataFrame:
     spark = df.sparkSession
     table = spark.createDataFrame(shifts, tagged.select(*keys).schema.add("_shift", "long"))
     index = (F.col("_row") + F.col("_shift")).alias("id")
-    return tagged.join(F.broadcast(table), keys).select(index, *columns)
+    # a left join: a row that no split counted (it cannot happen) keeps a null id, never vanishes
+    return tagged.join(F.broadcast(table), keys, "left").select(index, *columns)
 
 
 def write_output(table: DataFrame, path: str, fmt: str, *, overwrite: bool) -> None:
