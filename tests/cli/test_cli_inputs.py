@@ -193,8 +193,10 @@ def test_patterns_resolve_to_their_files(tree: Path) -> None:
     assert [p.name for p in resolve_input(f"{escape(str(tree))}/[._]*").files or ()] == ["u.txt"]
     # a name that exists is read as it is, not as a pattern
     assert [p.name for p in resolve_input(str(tree / "notes[1].txt")).files or ()] == ["notes[1].txt"]
-    with pytest.raises(CommandError, match="Input pattern .*/nomatch\\* matches no file or folder"):
+    with pytest.raises(CommandError, match="Input pattern .*/nomatch\\* matches no file or folder\\.$"):
         resolve_input(f"{tree}/nomatch*")
+    with pytest.raises(CommandError, match="matches no file or folder but 1 that Spark skips"):
+        resolve_input(f"{tree}/.*.txt")
 
 
 def test_a_delta_table_is_refused_not_read_with_its_old_versions(tmp_path: Path) -> None:

@@ -128,9 +128,13 @@ def _roots(path: str) -> list[Path]:
             )
         return [local.absolute()]
     if has_glob(str(local)):
-        roots = [p for p in match(str(local)) if p.is_dir() or not _hidden(p.name)]
+        matches = match(str(local))
+        roots = [p for p in matches if p.is_dir() or not _hidden(p.name)]
         if not roots:
-            raise CommandError(f"Input pattern {path} matches no file or folder.")
+            skipped = (
+                f" but {len(matches):,} that Spark skips (names starting with '_' or '.')" if matches else ""
+            )
+            raise CommandError(f"Input pattern {path} matches no file or folder{skipped}.")
         return roots
     raise CommandError(f"Input {path} does not exist.")
 
