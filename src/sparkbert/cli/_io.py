@@ -108,6 +108,19 @@ class Input:
     ``roots`` are what the path or pattern names (files and folders), ``files`` the files read
     (folders at every depth, in ``order_key`` order), ``left_out`` the files of a folder whose
     names do not say the input's format. A remote input has no ``files``: Spark lists it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for name in ("2025/a.txt", "2026/b.txt", "README.md", "_SUCCESS"):
+    ...     (folder / name).parent.mkdir(exist_ok=True)
+    ...     _ = (folder / name).write_text("Hi.")
+    >>> source = resolve_input(str(folder))
+    >>> source.format, [p.name for p in source.files], [p.name for p in source.left_out]
+    ('txt', ['a.txt', 'b.txt'], ['README.md'])
+    >>> Input("s3a://bucket/logs/", "jsonl").files is None  # remote: Spark lists it
+    True
     """
 
     path: str
