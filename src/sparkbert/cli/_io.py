@@ -263,12 +263,12 @@ def _quoted(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def column_list(names: list[str], most: int = 40) -> str:
-    """``names`` for an error message: the first ``most``, the unprintable ones escaped.
+def name_list(names: list[str], most: int = 40) -> str:
+    """``names`` (of columns, of files) for a message: the first ``most``, unprintable ones escaped.
 
     Examples
     --------
-    >>> column_list(["id", "te\\x00xt"]), column_list([]), column_list(list("abc"), most=2)
+    >>> name_list(["id", "te\\x00xt"]), name_list([]), name_list(list("abc"), most=2)
     ("id, 'te\\\\x00xt'", 'none', 'a, b, ... (3 in all)')
     """
     shown = [n if n.isprintable() else ascii(n) for n in names[:most]]
@@ -369,7 +369,7 @@ def read_input(spark: SparkSession, source: Input, text_column: str, id_column: 
         column = None if name is None else _column(df, name)
         if column is None and name is not None:
             raise CommandError(
-                f"Input {source.path} has no column {name!r} (columns: {column_list(_paths(df.schema))}); "
+                f"Input {source.path} has no column {name!r} (columns: {name_list(_paths(df.schema))}); "
                 f"check {option}."
             )
         if column is not None:

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from sparkbert.cli._errors import CommandError
-from sparkbert.cli._io import COMPRESSED, Input, column_list
+from sparkbert.cli._io import COMPRESSED, Input, name_list
 
 #: Files whose schema is read, at most.
 MAX_FILES = 1000
@@ -228,7 +228,7 @@ def check_columns(source: Input, *, text_column: str, id_column: str | None) -> 
         if not certain:
             return  # a key may appear after the sample: Spark checks when it has read the schema
         raise CommandError(
-            f"Input {source.path} has no column {name!r} (columns: {column_list(names)}); check {option}."
+            f"Input {source.path} has no column {name!r} (columns: {name_list(names)}); check {option}."
             + _hint(source.format, names)
         )
 

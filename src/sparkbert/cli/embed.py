@@ -15,7 +15,7 @@ import sys
 import time
 
 from sparkbert.cli._console import status
-from sparkbert.cli._io import check_output, read_input, resolve_input, write_output
+from sparkbert.cli._io import check_output, name_list, read_input, resolve_input, write_output
 from sparkbert.cli._job import (
     build_pipeline,
     check_runtime,
@@ -76,7 +76,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
         )
     status(args, f"model {directory.path} ({model_summary(directory)})")
     if source.left_out:
-        names = ", ".join(p.name for p in source.left_out[:3]) + (", ..." if len(source.left_out) > 3 else "")
+        names = name_list([p.name for p in source.left_out], most=3)
         status(
             args,
             f"left out {_files(len(source.left_out))} not named as {source.format} ({names}); "
