@@ -241,9 +241,10 @@ def test_spark_reads_exactly_the_files_and_ids_follow_them(spark: Any, txt_tree:
     spark.conf.set("spark.sql.files.maxPartitionBytes", "256")
     spark.conf.set("spark.sql.files.openCostInBytes", "1")
     try:
-        df = read_input(spark, source, text_column="text", id_column=None)
+        df, count = read_input(spark, source, text_column="text", id_column=None)
         assert df.rdd.getNumPartitions() > 10
         rows = sorted(df.collect(), key=lambda r: r.id)
+        assert count == len(expected)  # numbering counted them: no second pass needed
     finally:
         spark.conf.unset("spark.sql.files.maxPartitionBytes")
         spark.conf.unset("spark.sql.files.openCostInBytes")
@@ -261,9 +262,9 @@ def test_a_path_spark_lists_itself_is_read_at_every_depth_in_the_same_order(
     listed_by_spark = Input(str(txt_tree), "txt")
     every = resolve_input(str(txt_tree), "txt")
     expected = [line for p in every.files or () for line in p.read_text().splitlines()]
-    rows = sorted(
-        read_input(spark, listed_by_spark, text_column="text", id_column=None).collect(), key=lambda r: r.id
-    )
+    df, count = read_input(spark, listed_by_spark, text_column="text", id_column=None)
+    rows = sorted(df.collect(), key=lambda r: r.id)
+    assert count == len(expected)
     assert [r.text for r in rows] == expected and [r.id for r in rows] == list(range(len(expected)))
 
 
@@ -307,10 +308,12 @@ def test_fields_inside_structs_are_columns_before_spark(nested_inputs: dict[str,
 def test_spark_reads_a_field_inside_a_struct(spark: Any, nested_inputs: dict[str, Path]) -> None:
     for fmt, path in nested_inputs.items():
         source = resolve_input(str(path))
-        rows = read_input(spark, source, text_column="translation.de", id_column=None).collect()
+        rows = read_input(spark, source, text_column="translation.de", id_column=None).frame.collect()
         assert [(r.id, r.text) for r in rows] == [(1, "Guten Morgen."), (2, "Danke.")], fmt
         # a top-level column named with a dot comes before a field of that path
-        rows = read_input(spark, source, text_column="a.b", id_column="translation.en").collect()
+        frame, count = read_input(spark, source, text_column="a.b", id_column="translation.en")
+        assert count is None  # ids from a column: nothing counted the rows
+        rows = frame.collect()
         assert [(r.id, r.text) for r in rows] == [("Good morning.", "literal"), ("Thanks.", "literal 2")], fmt
         with pytest.raises(CommandError, match=r"no column 'translation.fr' \(columns: .*translation\.en"):
             read_input(spark, source, text_column="translation.fr", id_column=None)

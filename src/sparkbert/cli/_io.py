@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import unquote
 
 from sparkbert._paths import is_remote, local_path
@@ -313,16 +315,29 @@ FILE_SPLIT = {"_file": "file_path", "_block": "file_block_start"}
 _LISTING_JOB_THRESHOLD = "spark.sql.sources.parallelPartitionDiscovery.threshold"
 
 
+@contextmanager
+def _session_conf(spark: SparkSession, key: str, value: str) -> Iterator[None]:
+    """Set ``key`` to ``value`` in ``spark``'s session while the block runs, then as it was."""
+    previous = spark.conf.get(key, None)
+    spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        if previous is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, previous)
+
+
 def _read(spark: SparkSession, source: Input) -> DataFrame:
     """The input as Spark's reader for its format gives it: exactly ``source.files``, or a remote path at every depth."""
+    listing: AbstractContextManager[None] = nullcontext()
     if source.files is None:
         reader, paths = spark.read.option("recursiveFileLookup", "true"), [source.path]
-    else:
+    else:  # the driver lists local files in a moment
         reader, paths = spark.read, [escape(str(p)) for p in source.files]
-    previous = spark.conf.get(_LISTING_JOB_THRESHOLD)
-    if source.files is not None:  # the driver lists local files in a moment
-        spark.conf.set(_LISTING_JOB_THRESHOLD, 2**31 - 1)
-    try:
+        listing = _session_conf(spark, _LISTING_JOB_THRESHOLD, str(2**31 - 1))
+    with listing:
         if source.format == "txt":
             return reader.text(paths)
         if source.format == "jsonl":
@@ -330,21 +345,24 @@ def _read(spark: SparkSession, source: Input) -> DataFrame:
         if source.format == "csv":
             return reader.csv(paths, header=True, multiLine=True, escape='"', mode="PERMISSIVE")
         return reader.parquet(*paths)
-    finally:
-        if previous is None:
-            spark.conf.unset(_LISTING_JOB_THRESHOLD)
-        else:
-            spark.conf.set(_LISTING_JOB_THRESHOLD, previous)
 
 
-def read_input(spark: SparkSession, source: Input, text_column: str, id_column: str | None) -> DataFrame:
-    """Read ``source`` as two columns, ``id`` and ``text`` (string).
+class InputTable(NamedTuple):
+    """What ``read_input`` gives: the table, and its number of rows when reading counted them (else None)."""
+
+    frame: DataFrame
+    rows: int | None
+
+
+def read_input(spark: SparkSession, source: Input, text_column: str, id_column: str | None) -> InputTable:
+    """Read ``source`` as two columns, ``id`` and ``text`` (string), and count its rows if that is free.
 
     A ``.txt`` input gives one row per line. Other formats take ``id`` from ``id_column`` (or
     a column named ``id``); otherwise ``id`` is the row's position in the input, from 0, files
     in ``order_key`` order (see ``number_rows``). A JSON Lines or CSV record that cannot be
     parsed, or a text that is not valid UTF-8, has a null text, which gives an empty result: it
-    does not fail the job.
+    does not fail the job. Numbering the rows counts them (``rows``); with ids from a column,
+    ``rows`` is None and a caller that needs the number counts (one more pass over the input).
 
     Examples
     --------
@@ -353,8 +371,11 @@ def read_input(spark: SparkSession, source: Input, text_column: str, id_column: 
     >>> spark = SparkSession.builder.master("local[1]").getOrCreate()
     >>> path = Path(tempfile.mkdtemp()) / "in.csv"
     >>> _ = path.write_text('key,body\\n7,"Hello, world."\\n8,\\n')
-    >>> read_input(spark, resolve_input(str(path)), text_column="body", id_column="key").collect()
-    [Row(id='7', text='Hello, world.'), Row(id='8', text=None)]
+    >>> table = read_input(spark, resolve_input(str(path)), text_column="body", id_column="key")
+    >>> table.frame.collect(), table.rows
+    ([Row(id='7', text='Hello, world.'), Row(id='8', text=None)], None)
+    >>> read_input(spark, resolve_input(str(path)), text_column="body", id_column=None).rows
+    2
     """
     from pyspark.sql import functions as F
 
@@ -376,9 +397,9 @@ def read_input(spark: SparkSession, source: Input, text_column: str, id_column: 
             chosen[option] = column
     text = valid_utf8(chosen["--text-column"].cast("string")).alias("text")
     if "--id-column" in chosen:
-        return df.select(chosen["--id-column"].alias("id"), text)
+        return InputTable(df.select(chosen["--id-column"].alias("id"), text), None)
     split = [F.col(f"_metadata.{field}").alias(name) for name, field in FILE_SPLIT.items()]
-    return number_rows(df.select(*split, text))
+    return InputTable(*number_rows(df.select(*split, text)))
 
 
 def valid_utf8(text: Column) -> Column:
@@ -405,24 +426,26 @@ def valid_utf8(text: Column) -> Column:
     return F.when(F.encode(F.decode(raw, "UTF-8"), "UTF-8") == raw, text)
 
 
-def number_rows(df: DataFrame) -> DataFrame:
-    """Prepend ``id``: the row's position in ``df`` (0, 1, 2, ...), computed in the JVM.
+def number_rows(df: DataFrame) -> tuple[DataFrame, int]:
+    """Prepend ``id``: the row's position in ``df`` (0, 1, 2, ...), computed in the JVM; and count the rows.
 
     For a file input whose ``FILE_SPLIT`` columns ``df`` holds, the position is in the input's files in
     ``order_key`` order, each from its start, whatever the partitioning (Spark packs small files
     largest first); otherwise in partition order. ``monotonically_increasing_id`` is ``partition
     << 33 | row in partition``; one small count per partition and file split gives each split its
-    first id, joined back without a Python pass over the data. The ``FILE_SPLIT`` columns are
-    dropped.
+    first id, joined back without a Python pass over the data; the counts add up to the number
+    of rows, returned with the table. The ``FILE_SPLIT`` columns are dropped.
 
     Examples
     --------
     >>> from pyspark.sql import SparkSession
     >>> spark = SparkSession.builder.master("local[1]").getOrCreate()
     >>> df = spark.createDataFrame([("a",), ("b",), ("c",)], "text string")
-    >>> number_rows(df).collect()
-    [Row(id=0, text='a'), Row(id=1, text='b'), Row(id=2, text='c')]
+    >>> numbered, count = number_rows(df)
+    >>> numbered.collect(), count
+    ([Row(id=0, text='a'), Row(id=1, text='b'), Row(id=2, text='c')], 3)
     """
+    import pandas as pd
     from pyspark.sql import functions as F
 
     split = [c for c in df.columns if c in FILE_SPLIT]
@@ -441,10 +464,13 @@ def number_rows(df: DataFrame) -> DataFrame:
         shifts.append((*(group[k] for k in keys), start - group["first"]))
         start += group["n"]
     spark = df.sparkSession
-    table = spark.createDataFrame(shifts, tagged.select(*keys).schema.add("_shift", "long"))
+    schema = tagged.select(*keys).schema.add("_shift", "long")
+    # through Arrow: a list of rows would start a Python worker (seconds) to re-pickle them
+    with _session_conf(spark, "spark.sql.execution.arrow.pyspark.enabled", "true"):
+        table = spark.createDataFrame(pd.DataFrame(shifts, columns=schema.names), schema)
     index = (F.col("_row") + F.col("_shift")).alias("id")
     # a left join: a row that no split counted (it cannot happen) keeps a null id, never vanishes
-    return tagged.join(F.broadcast(table), keys, "left").select(index, *columns)
+    return tagged.join(F.broadcast(table), keys, "left").select(index, *columns), start
 
 
 def write_output(table: DataFrame, path: str, fmt: str, *, overwrite: bool) -> None:

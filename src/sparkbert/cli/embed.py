@@ -92,8 +92,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
         from pyspark.sql import Observation
         from pyspark.sql import functions as F
 
-        df = read_input(spark, source, args.text_column, args.id_column)
-        total = df.count()
+        df, total = read_input(spark, source, args.text_column, args.id_column)
+        if total is None:
+            total = df.count()
         slots = spark.sparkContext.defaultParallelism
         partitions = args.partitions or default_partitions(
             slots=slots, partitions=df.rdd.getNumPartitions(), rows=total
