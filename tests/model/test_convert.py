@@ -31,9 +31,10 @@ from tests.helpers.checkpoints import (
 
 from sparkbert.errors import InvalidParamError, ModelIntegrityError, ModelNotFoundError, UnsafeModelError
 from sparkbert.model.checkpoint import CheckpointWeights, read_config
-from sparkbert.model.convert import convert_checkpoint, outdated
+from sparkbert.model.convert import convert_checkpoint
 from sparkbert.model.directory import ModelDirectory, sha256_file
-from sparkbert.model.onnx_graph import GRAPH_VERSIONS, ExternalDataWriter, build_bert_graph
+from sparkbert.model.format import GRAPH_VERSIONS, outdated
+from sparkbert.model.onnx_graph import ExternalDataWriter, build_bert_graph
 
 TOLERANCE = 1e-4
 

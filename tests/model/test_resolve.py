@@ -26,9 +26,8 @@ from sparkbert.errors import (
     UnsafeModelError,
 )
 from sparkbert.model import registry
-from sparkbert.model.convert import outdated
 from sparkbert.model.directory import ModelDirectory
-from sparkbert.model.onnx_graph import GRAPH_VERSIONS
+from sparkbert.model.format import GRAPH_VERSIONS, outdated
 from sparkbert.model.resolve import parse_repo_id, resolve_model, resolve_once
 
 REPO = "test-org/tiny-bert"

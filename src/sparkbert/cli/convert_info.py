@@ -41,7 +41,7 @@ def model_facts(directory: ModelDirectory) -> dict[str, Any]:
     >>> facts["outdated"]  # no graph version: written before there were any
     'graph version 1; this sparkbert writes version 2'
     """
-    from sparkbert.model.convert import outdated
+    from sparkbert.model.format import outdated
     from sparkbert.model.st_modules import MANIFEST_FIELD
     from sparkbert.runtime.sentence_encoder import describe_auto, sentence_window
 

@@ -25,7 +25,7 @@ import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from sparkbert._paths import temp_sibling
 from sparkbert.errors import InvalidParamError, ModelIntegrityError, ModelNotFoundError
@@ -44,7 +44,8 @@ from sparkbert.model.directory import (
     replace_directory,
     write_model_directory,
 )
-from sparkbert.model.onnx_graph import GRAPH_VERSIONS, ExternalDataWriter, build_bert_graph
+from sparkbert.model.format import GRAPH_VERSIONS, graph_precision, outdated
+from sparkbert.model.onnx_graph import ExternalDataWriter, build_bert_graph
 from sparkbert.model.st_modules import (
     MANIFEST_FIELD,
     SENTENCE_HEAD_NAME,
@@ -151,7 +152,7 @@ def convert_checkpoint(
     def populate(staging: Path) -> Mapping[str, Any]:
         with CheckpointWeights(folder) as weights:
             with ExternalDataWriter(staging / ONNX_DATA_NAME) as writer:
-                graph = build_bert_graph(spec, weights.get, writer, precision=_graph_precision(precision))
+                graph = build_bert_graph(spec, weights.get, writer, precision=graph_precision(precision))
             (staging / ONNX_NAME).write_bytes(graph.SerializeToString())
             weight_names = weights.files
             pooler_names = ("pooler.dense.weight", "pooler.dense.bias")
@@ -177,7 +178,7 @@ def convert_checkpoint(
             "source": source if source is not None else str(folder.resolve()),
             "revision": revision,
             "precision": precision,
-            "graph_version": GRAPH_VERSIONS[_graph_precision(precision)],
+            "graph_version": GRAPH_VERSIONS[graph_precision(precision)],
             "hidden_size": spec.hidden_size,
             "num_hidden_layers": spec.num_hidden_layers,
             "num_attention_heads": spec.num_attention_heads,
@@ -195,41 +196,6 @@ def convert_checkpoint(
 
     logger.info("Converting %s (%s, %d layers) to %s", folder, precision, spec.num_hidden_layers, out)
     return write_model_directory(out, populate)
-
-
-def outdated(directory: ModelDirectory) -> str | None:
-    """Say how ``directory`` differs from what this sparkbert makes of the same source, or None.
-
-    Each precision's graph has a version (``GRAPH_VERSIONS``; manifests written before it have
-    none, which is version 1), and an int8 directory records its recipe (``quantization``),
-    which must be today's default. Such a directory still computes what it did; the cache and
-    ``convert_checkpoint`` make it again, a directory passed by path is used as is.
-
-    Examples
-    --------
-    An fp32 directory from before the graph versions, as a manifest says:
-
-    >>> from types import SimpleNamespace
-    >>> outdated(SimpleNamespace(precision="fp32", manifest={"precision": "fp32"}))
-    'graph version 1; this sparkbert writes version 2'
-    """
-    graph = "fp32" if directory.precision == "int8" else _graph_precision(directory.precision)
-    recorded = directory.manifest.get("graph_version", 1)
-    if recorded != GRAPH_VERSIONS[graph]:
-        return f"graph version {recorded}; this sparkbert writes version {GRAPH_VERSIONS[graph]}"
-    if directory.precision == "int8":
-        from sparkbert.model.quantize import Int8Recipe, recipe_settings
-
-        made = {k: v for k, v in directory.manifest.get("quantization", {}).items() if k != "from_identity"}
-        today = recipe_settings(Int8Recipe())
-        changed = sorted(k for k in {*made, *today} if made.get(k) != today.get(k))
-        if changed:
-            return f"int8 recipe differs from today's default in {', '.join(changed)}"
-    return None
-
-
-def _graph_precision(precision: str) -> Literal["fp32", "fp16"]:
-    return "fp16" if precision == "fp16" else "fp32"
 
 
 def _parent(out: Path) -> Path:
@@ -273,4 +239,4 @@ def _existing(
     return directory
 
 
-__all__ = ["convert_checkpoint", "outdated"]
+__all__ = ["convert_checkpoint"]

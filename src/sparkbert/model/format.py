@@ -31,10 +31,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sparkbert._paths import check_file_name, inside, temp_sibling
 from sparkbert.errors import ModelIntegrityError, UnsafeModelError
+
+if TYPE_CHECKING:
+    from sparkbert.model.directory import ModelDirectory
 
 __all__ = ["check_file_name", "inside", "temp_sibling"]  # re-exported: the format's safe names
 
@@ -95,6 +98,55 @@ def check_manifest(manifest: object, where: Path | str) -> None:
     for name in REQUIRED_FILES:
         if name not in files:
             raise ModelIntegrityError(f"{where} does not list {name!r}, which every model directory needs")
+
+
+#: The version of the graph ``onnx_graph.build_bert_graph`` writes for each precision, recorded
+#: as the manifest's ``graph_version`` (manifests written before it have none: version 1). Bump
+#: one whenever what is written for that precision changes, so that caches convert again what an
+#: older sparkbert wrote. fp32 2 (2026-12-01): ``Sum`` + ``LayerNormalization`` where 1 had
+#: ``SkipLayerNormalization``. Kept here, with ``outdated``, so that loading a model never
+#: imports the graph builder (and the ``onnx`` package).
+GRAPH_VERSIONS = {"fp32": 2, "fp16": 1}
+
+
+def graph_precision(precision: str) -> Literal["fp32", "fp16"]:
+    """The graph a precision is built from: fp16 has its own, int8 is quantized from fp32."""
+    return "fp16" if precision == "fp16" else "fp32"
+
+
+def outdated(directory: ModelDirectory) -> str | None:
+    """Say how ``directory`` differs from what this sparkbert makes of the same source, or None.
+
+    Each precision's graph has a version (``GRAPH_VERSIONS``; manifests written before it have
+    none, which is version 1), and an int8 directory records its recipe (``quantization``),
+    which must be today's default. Such a directory still computes what it did; the cache and
+    ``convert_checkpoint`` make it again, a directory passed by path is used as is.
+
+    Examples
+    --------
+    An fp32 directory from before the graph versions, as a manifest says:
+
+    >>> from types import SimpleNamespace
+    >>> outdated(SimpleNamespace(precision="fp32", manifest={"precision": "fp32"}))
+    'graph version 1; this sparkbert writes version 2'
+    """
+    graph = graph_precision(directory.precision)
+    recorded = directory.manifest.get("graph_version", 1)
+    if recorded != GRAPH_VERSIONS[graph]:
+        return f"graph version {recorded}; this sparkbert writes version {GRAPH_VERSIONS[graph]}"
+    if directory.precision == "int8":
+        from sparkbert.model.quantize import Int8Recipe, recipe_settings
+
+        made = {k: v for k, v in directory.manifest.get("quantization", {}).items() if k != "from_identity"}
+        today = recipe_settings(Int8Recipe())
+        changed = sorted(k for k in {*made, *today} if made.get(k) != today.get(k))
+        if changed:
+            return f"int8 recipe differs from today's default in {', '.join(changed)}"
+    return None
+
+
+def _graph_precision(precision: str) -> Literal["fp32", "fp16"]:
+    return "fp16" if precision == "fp16" else "fp32"
 
 
 #: Where an ONNX model's tensors can sit: for each protobuf message of onnx.proto that can hold

@@ -62,12 +62,8 @@ _SMALL_ALIGNMENT = 64
 OPSET = 17
 MS_DOMAIN = "com.microsoft"
 
-#: The version of the graph ``build_bert_graph`` writes for each precision, recorded as the
-#: manifest's ``graph_version`` (manifests written before it have none: version 1). Bump one
-#: whenever what is written for that precision changes, so that caches convert again what an
-#: older sparkbert wrote. fp32 2 (2026-12-01): ``Sum`` + ``LayerNormalization`` where 1 had
-#: ``SkipLayerNormalization``.
-GRAPH_VERSIONS = {"fp32": 2, "fp16": 1}
+# What build_bert_graph writes has a version per precision: ``format.GRAPH_VERSIONS``. Bump it
+# there whenever what is written for a precision changes.
 
 #: ``get(canonical_name, shape)`` returns one checkpoint weight as float32.
 WeightGetter = Callable[[str, tuple[int, ...]], NDArray[np.float32]]

@@ -11,7 +11,7 @@
 
 A Hub model is downloaded (``.hub``), verified, converted once and cached (layout in
 ``.cache``); later calls load the cached copy, offline too. A cached copy that an older
-sparkbert converted (``convert.outdated``: an older graph or int8 recipe) is made again when
+sparkbert converted (``format.outdated``: an older graph or int8 recipe) is made again when
 the network may be used (int8 from the cached fp32 where that one is current), and used as it
 is offline, with a warning. Offline (``local_files_only``,
 ``SPARKBERT_OFFLINE`` or ``HF_HUB_OFFLINE``) nothing touches the network: a model that is not
@@ -51,6 +51,7 @@ from sparkbert.model.directory import (
     replace_directory,
     sha256_file,
 )
+from sparkbert.model.format import outdated as _outdated
 from sparkbert.model.tokenizer_files import TOKENIZER_FILES
 from sparkbert.settings import DEFAULT_LANG, offline, sparkbert_home
 
@@ -263,12 +264,6 @@ def _resolve_hub(
     if wanted != snapshot.commit:
         cache.write_ref(repo, wanted, snapshot.commit)
     return result
-
-
-def _outdated(directory: ModelDirectory) -> str | None:
-    from sparkbert.model.convert import outdated
-
-    return outdated(directory)
 
 
 def _current(
