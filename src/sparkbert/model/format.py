@@ -145,10 +145,6 @@ def outdated(directory: ModelDirectory) -> str | None:
     return None
 
 
-def _graph_precision(precision: str) -> Literal["fp32", "fp16"]:
-    return "fp16" if precision == "fp16" else "fp32"
-
-
 #: Where an ONNX model's tensors can sit: for each protobuf message of onnx.proto that can hold
 #: one, its fields that are messages on the way to a ``TensorProto`` (number -> message). The
 #: tests check every entry against ``onnx``'s own descriptors.
