@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> float:
             EmbeddingsFinisher(outputAsVector=True).setInputCols("sentence_embeddings").setOutputCols("vec"),
         ]
     )
-    embedded = features.fit(df).transform(df).select("lang", F.col("vec")[0].alias("features"))
+    # Kept after the first pass: the split, the indexer, the classifier's iterations and the
+    # evaluation each read the features again, and would run the model again without it.
+    embedded = features.fit(df).transform(df).select("lang", F.col("vec")[0].alias("features")).cache()
     train, test = embedded.randomSplit([0.7, 0.3], seed=42)
     classifier = Pipeline(
         stages=[StringIndexer(inputCol="lang", outputCol="label"), LogisticRegression(maxIter=200)]
