@@ -41,7 +41,7 @@ def model_facts(directory: ModelDirectory) -> dict[str, Any]:
     >>> facts["outdated"]  # no graph version: written before there were any
     'graph version 1; this sparkbert writes version 2'
     """
-    from sparkbert.model.format import outdated
+    from sparkbert.model.format import graph_version, outdated
     from sparkbert.model.st_modules import MANIFEST_FIELD
     from sparkbert.runtime.sentence_encoder import describe_auto, sentence_window
 
@@ -64,7 +64,7 @@ def model_facts(directory: ModelDirectory) -> dict[str, Any]:
         # BertSentenceEmbeddings' window unless maxSentenceLength is set (pieces)
         "sentence_window": sentence_window(manifest.get(MANIFEST_FIELD) or {}, directory.max_positions),
         "sparkbert_version": manifest.get("sparkbert_version"),
-        "graph_version": manifest.get("graph_version", 1),
+        "graph_version": graph_version(manifest),
         # None, or why this sparkbert would convert the source differently (the cache does)
         "outdated": outdated(directory),
         "size_bytes": sum(files.values()) + (directory.path / "manifest.json").stat().st_size,

@@ -114,6 +114,17 @@ def graph_precision(precision: str) -> Literal["fp32", "fp16"]:
     return "fp16" if precision == "fp16" else "fp32"
 
 
+def graph_version(manifest: Mapping[str, Any]) -> Any:
+    """The manifest's ``graph_version``; 1 for a manifest written before there were any.
+
+    Examples
+    --------
+    >>> graph_version({"precision": "fp32"}), graph_version({"graph_version": 2})
+    (1, 2)
+    """
+    return manifest.get("graph_version", 1)
+
+
 def outdated(directory: ModelDirectory) -> str | None:
     """Say how ``directory`` differs from what this sparkbert makes of the same source, or None.
 
@@ -131,7 +142,7 @@ def outdated(directory: ModelDirectory) -> str | None:
     'graph version 1; this sparkbert writes version 2'
     """
     graph = graph_precision(directory.precision)
-    recorded = directory.manifest.get("graph_version", 1)
+    recorded = graph_version(directory.manifest)
     if recorded != GRAPH_VERSIONS[graph]:
         return f"graph version {recorded}; this sparkbert writes version {GRAPH_VERSIONS[graph]}"
     if directory.precision == "int8":
@@ -193,15 +204,14 @@ def external_data_locations(onnx_path: Path) -> list[tuple[str, str]]:
     return _scan(memoryview(onnx_path.read_bytes()), onnx_path)
 
 
-def _fields(data: memoryview, start: int, end: int, where: Path) -> Iterator[tuple[int, int, int, int]]:
-    """Yield ``(field number, wire type, value start, value end or varint value)`` of one message."""
+def _fields(data: memoryview, start: int, end: int, where: Path) -> Iterator[tuple[int, int, int]]:
+    """Yield ``(field number, start, end)`` of each length-delimited field of one message; skip the rest."""
     pos = start
     while pos < end:
         key, pos = _varint(data, pos, end, where)
         number, wire = key >> 3, key & 7
         if wire == 0:
-            value, pos = _varint(data, pos, end, where)
-            yield number, wire, value, value
+            _, pos = _varint(data, pos, end, where)
             continue
         if wire == 2:
             size, pos = _varint(data, pos, end, where)
@@ -212,7 +222,8 @@ def _fields(data: memoryview, start: int, end: int, where: Path) -> Iterator[tup
             raise ModelIntegrityError(f"{where} is not a valid ONNX file (wire type {wire} at byte {pos})")
         if pos > end:
             raise ModelIntegrityError(f"{where} is not a valid ONNX file (truncated at byte {begin})")
-        yield number, wire, begin, pos
+        if wire == 2:
+            yield number, begin, pos
 
 
 def _varint(data: memoryview, pos: int, end: int, where: Path) -> tuple[int, int]:
@@ -236,21 +247,17 @@ def _scan(data: memoryview, where: Path) -> list[tuple[str, str]]:
         message, start, end = stack.pop()
         if message == "TensorProto":
             name, locations = "", []
-            for number, wire, begin, stop in _fields(data, start, end, where):
-                if wire == 2 and number == _TENSOR_NAME:
+            for number, begin, stop in _fields(data, start, end, where):
+                if number == _TENSOR_NAME:
                     name = _text(data[begin:stop], where)
-                elif wire == 2 and number == _EXTERNAL_DATA:
-                    entry = {
-                        n: bytes(data[b:e]) for n, w, b, e in _fields(data, begin, stop, where) if w == 2
-                    }
+                elif number == _EXTERNAL_DATA:
+                    entry = {n: bytes(data[b:e]) for n, b, e in _fields(data, begin, stop, where)}
                     if _text(entry.get(_KEY, b""), where) == "location":
                         locations.append(_text(entry.get(_VALUE, b""), where))
             found += [(name, location) for location in locations]
             continue
         children = ONNX_TENSOR_PATHS[message]
-        inside = [
-            (children[n], b, e) for n, w, b, e in _fields(data, start, end, where) if w == 2 and n in children
-        ]
+        inside = [(children[n], b, e) for n, b, e in _fields(data, start, end, where) if n in children]
         stack += reversed(inside)  # in file order
     return found
 
