@@ -271,16 +271,59 @@ def _cumulative(lengths: list[int]) -> np.ndarray:
 def annotations_from_arrow(array: Any) -> list[list[Annotation]]:
     """Decode an Arrow ``list<struct>`` annotation array (nulls become empty lists).
 
+    Column by column, not row by row; vectors become float32 numpy views of the array's
+    values, not lists.
+
     Examples
     --------
-    >>> rows = [[Annotation("token", 0, 0, "a", {"sentence": "0"})], []]
-    >>> annotations_from_arrow(annotations_to_arrow(rows)) == rows
-    True
+    >>> rows = [[Annotation("token", 0, 0, "a", {"sentence": "0"}, [1.0])], []]
+    >>> out = annotations_from_arrow(annotations_to_arrow(rows + [None]))
+    >>> out[:2] == rows, out[0][0].embeddings.dtype, out[2]
+    (True, dtype('float32'), [])
     """
-    out: list[list[Annotation]] = []
-    for row in array.to_pylist():
-        out.append([Annotation.from_row(d) for d in row] if row else [])
-    return out
+    import pyarrow as pa
+
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
+    if len(array) == 0:
+        return []
+    offsets = array.offsets.to_numpy()
+    start, stop = int(offsets[0]), int(offsets[-1])
+    fields = dict(zip(ANNOTATION_FIELDS, array.values.slice(start, stop - start).flatten()))
+    types = fields["annotatorType"].to_pylist()
+    begins = fields["begin"].to_numpy(zero_copy_only=False).tolist()
+    ends = fields["end"].to_numpy(zero_copy_only=False).tolist()
+    results = fields["result"].to_pylist()
+    metas = _metadata_dicts(fields["metadata"])
+    emb = fields["embeddings"]
+    emb_offsets = emb.offsets.to_numpy()
+    emb_values = emb.values.to_numpy(zero_copy_only=False)
+    anns = [
+        Annotation(t or "", b, e, r or "", m, emb_values[lo:hi])
+        for t, b, e, r, m, lo, hi in zip(
+            types, begins, ends, results, metas, emb_offsets[:-1].tolist(), emb_offsets[1:].tolist()
+        )
+    ]
+    valid = array.is_valid().to_numpy(zero_copy_only=False)
+    rel = offsets - start
+    return [anns[rel[i] : rel[i + 1]] if valid[i] else [] for i in range(len(array))]
+
+
+def _metadata_dicts(maps: Any) -> list[dict[str, str]]:
+    """One dict per entry of a (possibly sliced) Arrow map array; null maps become ``{}``."""
+    offsets = maps.offsets.to_numpy()
+    if maps.null_count:
+        valid = maps.is_valid().to_numpy(zero_copy_only=False)
+        ends = np.where(valid, offsets[1:], offsets[:-1])
+    else:
+        ends = offsets[1:]
+    first = int(offsets[0])
+    keys = maps.keys.slice(first, int(offsets[-1]) - first).to_pylist()
+    items = maps.items.slice(first, int(offsets[-1]) - first).to_pylist()
+    return [
+        dict(zip(keys[a:b], items[a:b])) if b > a else {}
+        for a, b in zip((offsets[:-1] - first).tolist(), (ends - first).tolist())
+    ]
 
 
 def annotations_from_rows(rows: Iterable[Any] | None) -> list[Annotation]:

@@ -223,7 +223,7 @@ class ArrowAnnotations(Sequence[list[Annotation]]):
     array : pyarrow.ListArray
         The column (one chunk).
     decode : callable
-        Turns ``array`` into ``list[list[Annotation]]`` (``stages.base.annotations_from_arrow_fast``).
+        Turns ``array`` into ``list[list[Annotation]]`` (``annotation.annotations_from_arrow``).
 
     Examples
     --------

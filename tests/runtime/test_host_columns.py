@@ -16,9 +16,8 @@ from tests.runtime import _reference_embedder as reference
 from sparkbert.annotation import DOCUMENT, Annotation, annotations_to_arrow
 from sparkbert.annotation_column import AnnotationColumn
 from sparkbert.runtime.embedder import Embedder, EmbedderConfig
-from sparkbert.runtime.sentence_pooling import pool_sentences
+from sparkbert.runtime.sentence_pooling import PoolSentences, pool_sentences
 from sparkbert.stages.embeddings_finisher import finish_column, finish_vector
-from sparkbert.stages.sentence_embeddings import _PoolSentences
 from sparkbert.text import detect_sentences, tokenize
 from sparkbert.text.document import assemble_document
 
@@ -61,7 +60,7 @@ def test_sentence_pooling_from_the_buffer_matches_per_annotation_pooling(
     documents, sentences, words = annotated
     holders = {"sentence": sentences, "document": documents, "overlapping": _overlapping(sentences)}[level]
     dim = words.embeddings.shape[1]  # type: ignore[union-attr]
-    got = _PoolSentences(strategy, dim)([holders, words])
+    got = PoolSentences(strategy, dim)([holders, words])
     assert isinstance(got, AnnotationColumn)
     want = [pool_sentences(s or [], list(w), strategy, dim) for s, w in zip(holders, words)]
     assert annotations_to_arrow(got).equals(reference.annotations_to_arrow(want))
@@ -73,8 +72,8 @@ def test_sentence_pooling_from_the_buffer_matches_per_annotation_pooling(
 def test_sentence_pooling_of_plain_lists_is_unchanged(annotated: tuple[Rows, Rows, AnnotationColumn]) -> None:
     _, sentences, words = annotated
     plain = [list(w) for w in words]
-    got = _PoolSentences("AVERAGE", 32)([sentences, plain])
-    assert isinstance(got, list) and got == _PoolSentences("AVERAGE", 32)([sentences, words])
+    got = PoolSentences("AVERAGE", 32)([sentences, plain])
+    assert isinstance(got, list) and got == PoolSentences("AVERAGE", 32)([sentences, words])
 
 
 @pytest.mark.parametrize("as_vector", [False, True])

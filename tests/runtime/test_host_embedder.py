@@ -29,7 +29,7 @@ from sparkbert.runtime.assemble import (
 from sparkbert.runtime.embedder import Embedder, EmbedderConfig, load_resources
 from sparkbert.runtime.layer_graph import output_names
 from sparkbert.runtime.tokenization import encode, encode_flat, load_tokenizer
-from sparkbert.stages.base import _decode
+from sparkbert.stages.steps import decode_column
 from sparkbert.text import detect_sentences, tokenize
 from sparkbert.text.document import assemble_document
 
@@ -192,7 +192,7 @@ def _from_arrow(rows: Rows, cut: int = 0) -> object:
     """``rows`` as a stage reads them from an Arrow batch (lazily), optionally from a sliced batch."""
     array = reference.annotations_to_arrow([[], *rows])
     sliced = array.slice(1) if cut else pa.chunked_array([array.slice(1, 2), array.slice(3)])
-    return _decode(sliced, "annotation")
+    return decode_column(sliced, "annotation")
 
 
 @pytest.mark.parametrize("cut", [0, 1])
@@ -239,7 +239,7 @@ def test_arrow_spans_keep_metadata_quirks() -> None:
         type=pa.list_(struct),
     )
     for array in (raw, raw.slice(0, 2)):
-        col = _decode(array, "annotation")
+        col = decode_column(array, "annotation")
         assert isinstance(col, ArrowAnnotations)
         spans = col.flat_spans("sentence")
         assert spans is not None

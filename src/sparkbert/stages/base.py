@@ -1,11 +1,11 @@
 """The thin Spark shell shared by every annotator stage.
 
-A stage's real work is a picklable *batch annotator*: a callable taking one list
-of values per input column (annotation lists, or strings for raw text columns)
-and returning one annotation list per row. ``AnnotatorTransformer`` checks
-the schema on the driver, runs the annotator inside ``mapInArrow`` (Arrow in,
-Arrow out, no per-float Python objects) and tags the output column with Spark
-NLP's column metadata. ``LightPipeline`` calls the same annotator in-process.
+A stage's real work is a picklable *batch annotator* (``sparkbert.stages.steps``, the
+module the Python workers import): a callable taking one list of values per input column
+(annotation lists, or strings for raw text columns) and returning one annotation list per
+row. ``AnnotatorTransformer`` checks the schema on the driver, runs the annotator inside
+``mapInArrow`` (Arrow in, Arrow out, no per-float Python objects) and tags the output column
+with Spark NLP's column metadata. ``LightPipeline`` calls the same annotator in-process.
 
 Examples
 --------
@@ -20,107 +20,19 @@ Examples
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import numpy as np
-import pyarrow as pa
 from pyspark.ml import Transformer
 from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType, StructField, StructType
 
-from sparkbert.annotation import (
-    ANNOTATION_FIELDS,
-    ANNOTATOR_TYPE_KEY,
-    Annotation,
-    annotation_array_type,
-    annotations_to_arrow,
-)
-from sparkbert.annotation_column import ArrowAnnotations
+from sparkbert.annotation import ANNOTATOR_TYPE_KEY, annotation_array_type
 from sparkbert.errors import SchemaError
 from sparkbert.params import HasInputCols, HasOutputCol, TypedParams
-
-#: A batch annotator: one list of values per input column in, one annotation list per row out
-#: (a list of lists, or an ``AnnotationColumn`` that reads as one).
-BatchAnnotator = Callable[[Sequence[Sequence[Any]]], Sequence[Sequence[Annotation]]]
-
-#: Marker for an input that is a plain string column rather than annotations.
-RAW_TEXT = "<string>"
-
-
-def annotations_from_arrow_fast(array: pa.Array | pa.ChunkedArray) -> list[list[Annotation]]:
-    """Decode an Arrow annotation column; vectors become float32 numpy views, not lists.
-
-    Examples
-    --------
-    >>> arr = annotations_to_arrow([[Annotation("token", 0, 0, "a", {}, [1.0])], None])
-    >>> out = annotations_from_arrow_fast(arr)
-    >>> vector = out[0][0].embeddings
-    >>> out[0][0].result, vector.dtype, vector.tolist(), out[1]
-    ('a', dtype('float32'), [1.0], [])
-    """
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
-    if len(array) == 0:
-        return []
-    offsets = array.offsets.to_numpy()
-    values = array.values
-    start, stop = int(offsets[0]), int(offsets[-1])
-    structs = values.slice(start, stop - start)
-    fields = dict(zip(ANNOTATION_FIELDS, structs.flatten()))
-    types = fields["annotatorType"].to_pylist()
-    begins = fields["begin"].to_numpy(zero_copy_only=False).tolist()
-    ends = fields["end"].to_numpy(zero_copy_only=False).tolist()
-    results = fields["result"].to_pylist()
-    metas = _metadata_dicts(fields["metadata"])
-    emb = fields["embeddings"]
-    emb_offsets = emb.offsets.to_numpy()
-    emb_values = emb.values.to_numpy(zero_copy_only=False)
-    anns = [
-        Annotation(t or "", b, e, r or "", m, emb_values[lo:hi])
-        for t, b, e, r, m, lo, hi in zip(
-            types, begins, ends, results, metas, emb_offsets[:-1].tolist(), emb_offsets[1:].tolist()
-        )
-    ]
-    valid = array.is_valid().to_numpy(zero_copy_only=False)
-    rows: list[list[Annotation]] = []
-    rel = offsets - start
-    for i in range(len(array)):
-        rows.append(anns[rel[i] : rel[i + 1]] if valid[i] else [])
-    return rows
-
-
-def _metadata_dicts(maps: pa.MapArray) -> list[dict[str, str]]:
-    """One dict per entry of a (possibly sliced) Arrow map array; null maps become ``{}``."""
-    offsets = maps.offsets.to_numpy()
-    if maps.null_count:
-        valid = maps.is_valid().to_numpy(zero_copy_only=False)
-        ends = np.where(valid, offsets[1:], offsets[:-1])
-    else:
-        ends = offsets[1:]
-    first = int(offsets[0])
-    keys = maps.keys.slice(first, int(offsets[-1]) - first).to_pylist()
-    items = maps.items.slice(first, int(offsets[-1]) - first).to_pylist()
-    return [
-        dict(zip(keys[a:b], items[a:b])) if b > a else {}
-        for a, b in zip((offsets[:-1] - first).tolist(), (ends - first).tolist())
-    ]
-
-
-def _decode(column: pa.Array | pa.ChunkedArray, kind: str) -> Sequence[Any]:
-    if kind == "annotation":  # read lazily: the embedder takes spans without building objects
-        if isinstance(column, pa.ChunkedArray):
-            column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-        return ArrowAnnotations(column, annotations_from_arrow_fast)
-    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        # Spark's text and CSV readers do not validate UTF-8: decode with replacement
-        # characters instead of failing the whole task on one bad row.
-        raw = column.cast(pa.large_binary()).to_pylist()
-        return [None if v is None else v.decode("utf-8", "replace") for v in raw]
-    return list(column.to_pylist())
+from sparkbert.stages.steps import RAW_TEXT, AnnotationStep, BatchAnnotator, fused_batches
 
 
 def _is_annotation_type(data_type: Any) -> bool:
@@ -267,24 +179,6 @@ def _arrow_safe_schema(schema: StructType) -> StructType:
 
 
 @dataclass(frozen=True)
-class AnnotationStep:
-    """One stage's work inside ``mapInArrow``: input columns, their kinds, output, annotator.
-
-    Examples
-    --------
-    >>> from sparkbert import Tokenizer
-    >>> AnnotationStep(("sentence",), ("annotation",), "token", Tokenizer()._annotator(None, None), 1024).output_col
-    'token'
-    """
-
-    input_cols: tuple[str, ...]
-    kinds: tuple[str, ...]
-    output_col: str
-    annotator: BatchAnnotator
-    chunk_rows: int
-
-
-@dataclass(frozen=True)
 class _Chain:
     source: DataFrame
     steps: tuple[AnnotationStep, ...]
@@ -326,31 +220,7 @@ def annotate_dataframe(dataset: DataFrame, step: AnnotationStep, out_schema: Str
     """
     chain = _fusable(dataset)
     source, steps = (chain.source, (*chain.steps, step)) if chain else (dataset, (step,))
-    chunk_rows = min(s.chunk_rows for s in steps)
-
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            for start in range(0, max(batch.num_rows, 1), chunk_rows):
-                chunk = batch.slice(start, chunk_rows)
-                computed: dict[str, Sequence[Sequence[Annotation]]] = {}
-                decoded: dict[tuple[str, str], Sequence[Any]] = {}  # each input column read once
-                arrays, names = list(chunk.columns), list(chunk.schema.names)
-                for s in steps:
-                    for c, k in zip(s.input_cols, s.kinds):
-                        if c not in computed and (c, k) not in decoded:
-                            decoded[c, k] = _decode(chunk.column(c), k)
-                    values = [
-                        computed[c] if c in computed else decoded[c, k] for c, k in zip(s.input_cols, s.kinds)
-                    ]
-                    result = s.annotator(values) if chunk.num_rows else []
-                    if len(result) != chunk.num_rows:  # never lose or invent a row
-                        raise RuntimeError(f"annotator returned {len(result)} rows for {chunk.num_rows}")
-                    computed[s.output_col] = result
-                    arrays.append(annotations_to_arrow(result))
-                    names.append(s.output_col)
-                yield pa.RecordBatch.from_arrays(arrays, names=names)
-
-    mapped = source.mapInArrow(run, _arrow_safe_schema(out_schema))
+    mapped = source.mapInArrow(fused_batches(steps), _arrow_safe_schema(out_schema))
     out = mapped.select(
         *[
             F.col(f.name).alias(f.name, metadata=f.metadata) if f.metadata else F.col(f.name)

@@ -29,9 +29,10 @@ from sparkbert.settings import (
     DEFAULT_MODEL,
     DEFAULT_TOKEN_BUDGET,
 )
-from sparkbert.stages.base import AnnotatorTransformer, BatchAnnotator
+from sparkbert.stages.base import AnnotatorTransformer
 from sparkbert.stages.distribute import configured_task_slots, ship_model
 from sparkbert.stages.persistence import ModelDirReadable, ModelDirWritable
+from sparkbert.stages.steps import BatchAnnotator
 
 
 class BertEmbeddings(  # type: ignore[misc]

@@ -27,8 +27,8 @@ from sparkbert.runtime.sentence_encoder import (
     resolve_pooling,
     sentence_window,
 )
-from sparkbert.stages.base import BatchAnnotator
 from sparkbert.stages.bert_embeddings import BertEmbeddings
+from sparkbert.stages.steps import BatchAnnotator
 
 
 class BertSentenceEmbeddings(BertEmbeddings):  # type: ignore[misc]

@@ -7,41 +7,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pyspark.ml.param import Param
 from pyspark.sql import SparkSession
 from pyspark.sql.types import MapType, StringType, StructType
 
-from sparkbert.annotation import DOCUMENT, Annotation
+from sparkbert.annotation import DOCUMENT
 from sparkbert.errors import SchemaError
 from sparkbert.params import choice, param, string
-from sparkbert.stages.base import RAW_TEXT, AnnotatorTransformer, BatchAnnotator
-from sparkbert.text.document import CLEANUP_MODES, assemble_document
-
-
-class _AssembleDocuments:
-    """Picklable batch annotator: columns (text[, id][, metadata]) → document annotations."""
-
-    def __init__(self, cleanup_mode: str, has_id: bool, has_metadata: bool) -> None:
-        self.cleanup_mode = cleanup_mode
-        self.has_id = has_id
-        self.has_metadata = has_metadata
-
-    def __call__(self, columns: Sequence[Sequence[Any]]) -> list[list[Annotation]]:
-        texts = columns[0]
-        ids = columns[1] if self.has_id else None
-        metas = columns[-1] if self.has_metadata else None
-        out = []
-        for i, text in enumerate(texts):
-            meta: dict[str, str] = {}
-            if metas is not None and metas[i]:
-                meta.update(dict(metas[i]))
-            if ids is not None and ids[i] is not None:
-                meta["id"] = str(ids[i])
-            out.append(assemble_document(text, cleanup_mode=self.cleanup_mode, metadata=meta))
-        return out
+from sparkbert.stages.base import AnnotatorTransformer
+from sparkbert.stages.steps import RAW_TEXT, AssembleDocuments, BatchAnnotator
+from sparkbert.text.document import CLEANUP_MODES
 
 
 class DocumentAssembler(AnnotatorTransformer):
@@ -138,6 +116,6 @@ class DocumentAssembler(AnnotatorTransformer):
         return self._append_output(schema)
 
     def _annotator(self, schema: StructType | None, spark: SparkSession | None) -> BatchAnnotator:
-        return _AssembleDocuments(
+        return AssembleDocuments(
             self.getCleanupMode(), self.getIdCol() is not None, self.getMetadataCol() is not None
         )

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pyspark.ml.param import Param
@@ -15,20 +15,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from sparkbert.annotation import DOCUMENT, Annotation
+from sparkbert.annotation import DOCUMENT
 from sparkbert.params import boolean, integer, nonblank_string_list, param
-from sparkbert.stages.base import AnnotatorTransformer, BatchAnnotator
-from sparkbert.text.sentences import detect_sentences_rows
-
-
-class _DetectSentences:
-    """Picklable batch annotator: documents → sentences."""
-
-    def __init__(self, **options: Any) -> None:
-        self.options = options
-
-    def __call__(self, columns: Sequence[Sequence[Any]]) -> list[list[Annotation]]:
-        return detect_sentences_rows(columns[0], **self.options)
+from sparkbert.stages.base import AnnotatorTransformer
+from sparkbert.stages.steps import BatchAnnotator, DetectSentences
 
 
 class SentenceDetector(AnnotatorTransformer):
@@ -82,7 +72,7 @@ class SentenceDetector(AnnotatorTransformer):
     )
 
     def _annotator(self, schema: StructType | None, spark: SparkSession | None) -> BatchAnnotator:
-        return _DetectSentences(
+        return DetectSentences(
             max_length=self.getMaxLength() or None,
             min_length=self.getMinLength(),
             custom_bounds=tuple(self.getCustomBounds()),

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pyspark.ml.param import Param
@@ -15,22 +15,9 @@ from pyspark.sql import SparkSession
 from pyspark.sql.types import StructType
 
 from sparkbert.annotation import DOCUMENT, TOKEN
-from sparkbert.annotation_column import AnnotationColumn
 from sparkbert.params import boolean, integer, nonblank_string_list, param, regex
-from sparkbert.stages.base import AnnotatorTransformer, BatchAnnotator
-from sparkbert.text.tokens import tokenize_flat
-
-
-class _Tokenize:
-    """Picklable batch annotator: sentences → tokens, as arrays (rows read as ``list[Annotation]``)."""
-
-    def __init__(self, **options: Any) -> None:
-        self.options = options
-
-    def __call__(self, columns: Sequence[Sequence[Any]]) -> AnnotationColumn:
-        flat = tokenize_flat(columns[0], **self.options)
-        sentences = (("sentence", flat.sentences),)
-        return AnnotationColumn(TOKEN, flat.offsets, flat.begins, flat.ends, flat.results, sentences)
+from sparkbert.stages.base import AnnotatorTransformer
+from sparkbert.stages.steps import BatchAnnotator, Tokenize
 
 
 class Tokenizer(AnnotatorTransformer):
@@ -85,7 +72,7 @@ class Tokenizer(AnnotatorTransformer):
     maxLength: Param[int] = param("maxLength", "longest token kept (0: no limit)", integer(0), default=0)
 
     def _annotator(self, schema: StructType | None, spark: SparkSession | None) -> BatchAnnotator:
-        return _Tokenize(
+        return Tokenize(
             split_han=self.getSplitHan(),
             split_chars=tuple(self.getSplitChars()),
             split_pattern=self.getSplitPattern() or None,
