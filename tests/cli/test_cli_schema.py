@@ -67,12 +67,17 @@ def test_a_utf8_byte_order_mark_is_not_part_of_the_first_column(tmp_path: Path) 
         check(tmp_path / name, fmt, text_column="text", id_column="id")
 
 
-@pytest.mark.parametrize("fmt", ["txt", "csv", "jsonl"])
+@pytest.mark.parametrize("fmt", ["txt", "csv", "tsv", "jsonl"])
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
 def test_utf16_and_utf32_files_are_refused_naming_the_file_and_a_fix(
     tmp_path: Path, fmt: str, encoding: str
 ) -> None:
-    text = {"txt": "Hello.\n", "csv": "id,text\n1,Hello.\n", "jsonl": '{"text": "Hello."}\n'}[fmt]
+    text = {
+        "txt": "Hello.\n",
+        "csv": "id,text\n1,Hello.\n",
+        "tsv": "id\ttext\n1\tHello.\n",
+        "jsonl": '{"text": "Hello."}\n',
+    }[fmt]
     data = text.encode(encoding)
     if encoding == "utf-16-be":
         data = b"\xfe\xff" + data  # Python writes no mark for an explicit byte order
@@ -120,9 +125,28 @@ def test_inputs_in_another_shape_get_a_hint(tmp_path: Path) -> None:
     (tmp_path / "semi.csv").write_text("id;text\n1;Hallo.\n")
     with pytest.raises(CommandError, match=r"\(columns: id;text\).*one column split by ';'"):
         check(tmp_path / "semi.csv", "csv", text_column="text", id_column=None)
+    with pytest.raises(CommandError, match=r"one column split by ';': .*commas \(\.csv\) or tabs \(\.tsv\)"):
+        check(tmp_path / "semi.csv", "tsv", text_column="text", id_column=None)
     (tmp_path / "tab.csv").write_text("id\ttext\n1\tHallo.\n")
-    with pytest.raises(CommandError, match=r"one column split by '\\t'"):
+    with pytest.raises(
+        CommandError, match=r"one column split by '\\t': name the file \.tsv or pass --input-format tsv\.$"
+    ):
         check(tmp_path / "tab.csv", "csv", text_column="text", id_column=None)
+    (tmp_path / "comma.tsv").write_text("id,text\n1,Hallo.\n")
+    with pytest.raises(
+        CommandError, match=r"one column split by ',': name the file \.csv or pass --input-format csv\.$"
+    ):
+        check(tmp_path / "comma.tsv", "tsv", text_column="text", id_column=None)
+
+
+def test_tsv_header_is_read_with_tabs_and_csv_quoting(tmp_path: Path) -> None:
+    (tmp_path / "in.tsv.gz").write_bytes(
+        gzip.compress(b'\xef\xbb\xbfkey\t"the\tbody"\tnote, with comma\n1\ta\tb\n')
+    )
+    (tmp_path / "corpus.tab").write_text("id\ttext\n")
+    assert [resolve_input(str(tmp_path / n)).format for n in ("in.tsv.gz", "corpus.tab")] == ["tsv", "tsv"]
+    assert columns(tmp_path / "in.tsv.gz", "tsv") == (["key", "the\tbody", "note, with comma"], True)
+    check(tmp_path / "in.tsv.gz", "tsv", text_column="the\tbody", id_column="key")
 
 
 def test_remote_inputs_are_left_to_spark() -> None:

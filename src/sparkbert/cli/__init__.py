@@ -2,7 +2,7 @@
 
 | command | what it does |
 | --- | --- |
-| ``sparkbert embed --input P --output P`` | embed a ``.txt`` / ``.jsonl`` / ``.csv`` / ``.parquet`` file, folder or glob pattern on Spark, write Parquet or JSON Lines with one vector per token |
+| ``sparkbert embed --input P --output P`` | embed a ``.txt`` / ``.jsonl`` / ``.csv`` / ``.tsv`` / ``.parquet`` file, folder or glob pattern on Spark, write Parquet or JSON Lines with one vector per token |
 | ``sparkbert demo [--model M]`` | embed bundled parallel sentences in 8 languages, print each one's nearest neighbour in another |
 | ``sparkbert download NAME_OR_REPO`` | fetch and convert a model into the cache, to copy to machines without network |
 | ``sparkbert convert CHECKPOINT OUT`` | convert a Hugging Face checkpoint to a model directory |

@@ -149,7 +149,7 @@ def make_parser() -> argparse.ArgumentParser:
     embed.add_argument(
         "--input",
         required=True,
-        help="a .txt (one text per line), .jsonl, .csv or .parquet file, a folder (read at every depth) or a quoted pattern ('logs/*.jsonl')",
+        help="a .txt (one text per line), .jsonl, .csv, .tsv or .parquet file, a folder (read at every depth) or a quoted pattern ('logs/*.jsonl')",
     )
     embed.add_argument("--output", required=True, help="the folder to write")
     embed.add_argument("--input-format", choices=INPUT_FORMATS, help="when file names do not tell")

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
-INPUT_FORMATS = ("txt", "jsonl", "csv", "parquet")
+INPUT_FORMATS = ("txt", "jsonl", "csv", "tsv", "parquet")
+#: The field separator of each delimited format; both quote as CSV does (RFC 4180).
+SEPARATORS = {"csv": ",", "tsv": "\t"}
 OUTPUT_FORMATS = ("parquet", "jsonl")
 _SUFFIXES = {
     ".txt": "txt",
@@ -39,6 +41,8 @@ _SUFFIXES = {
     ".ndjson": "jsonl",
     ".json": "jsonl",
     ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
     ".parquet": "parquet",
     ".pq": "parquet",
 }
@@ -51,8 +55,8 @@ def format_of_name(name: str) -> str | None:
 
     Examples
     --------
-    >>> format_of_name("data.csv.bz2"), format_of_name("part-0.snappy.parquet")
-    ('csv', 'parquet')
+    >>> format_of_name("data.csv.bz2"), format_of_name("corpus.tab.gz"), format_of_name("part-0.snappy.parquet")
+    ('csv', 'tsv', 'parquet')
     """
     lower = name.lower()
     for suffix in COMPRESSED:
@@ -342,8 +346,15 @@ def _read(spark: SparkSession, source: Input) -> DataFrame:
             return reader.text(paths)
         if source.format == "jsonl":
             return reader.json(paths, mode="PERMISSIVE")
-        if source.format == "csv":
-            return reader.csv(paths, header=True, multiLine=True, escape='"', mode="PERMISSIVE")
+        if source.format in SEPARATORS:
+            return reader.csv(
+                paths,
+                sep=SEPARATORS[source.format],
+                header=True,
+                multiLine=True,
+                escape='"',
+                mode="PERMISSIVE",
+            )
         return reader.parquet(*paths)
 
 
@@ -359,7 +370,7 @@ def read_input(spark: SparkSession, source: Input, text_column: str, id_column: 
 
     A ``.txt`` input gives one row per line. Other formats take ``id`` from ``id_column`` (or
     a column named ``id``); otherwise ``id`` is the row's position in the input, from 0, files
-    in ``order_key`` order (see ``number_rows``). A JSON Lines or CSV record that cannot be
+    in ``order_key`` order (see ``number_rows``). A JSON Lines, CSV or TSV record that cannot be
     parsed, or a text that is not valid UTF-8, has a null text, which gives an empty result: it
     does not fail the job. Numbering the rows counts them (``rows``); with ids from a column,
     ``rows`` is None and a caller that needs the number counts (one more pass over the input).

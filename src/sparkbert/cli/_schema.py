@@ -3,14 +3,14 @@
 | format | where the columns come from |
 | --- | --- |
 | ``parquet`` | each file's footer (``pyarrow``), up to ``MAX_FILES`` files |
-| ``csv`` | the header row of each file (plain, ``.gz``, ``.bz2`` or ``.xz``) |
+| ``csv``, ``tsv`` | the header row of each file (plain, ``.gz``, ``.bz2`` or ``.xz``) |
 | ``jsonl`` | the keys of the records, up to ``MAX_RECORDS`` of them; when a column is not among the keys of a sample that did not cover the whole input, Spark has the last word (it reads every record) |
 | ``txt`` | one column, ``text``; remote inputs are left to Spark |
 
 Spark reads these text formats as UTF-8 and drops a UTF-8 byte-order mark at the start of a
 file, and so does this module (Excel's "CSV UTF-8" starts with one). A local file that starts
 with a UTF-16 or UTF-32 byte-order mark is refused here, naming it, instead of being read as
-garbage (``txt``) or failing for a column it seems to lack (``csv``, ``jsonl``).
+garbage (``txt``) or failing for a column it seems to lack (``csv``, ``tsv``, ``jsonl``).
 
 Examples
 --------
@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from sparkbert.cli._errors import CommandError
-from sparkbert.cli._io import COMPRESSED, Input, name_list
+from sparkbert.cli._io import COMPRESSED, SEPARATORS, Input, name_list
 
 #: Files whose schema is read, at most.
 MAX_FILES = 1000
@@ -98,15 +98,15 @@ def _open_text(path: Path) -> IO[str] | None:
     return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
 
 
-def _csv_header(handle: IO[str]) -> list[str]:
-    """The first record of a CSV text, NUL characters included on every Python."""
+def _csv_header(handle: IO[str], separator: str) -> list[str]:
+    """The first record of a CSV (or TSV) text, NUL characters included on every Python."""
     if sys.version_info >= (3, 11):
-        return next(csv.reader(handle), [])
+        return next(csv.reader(handle, delimiter=separator), [])
     lines = (line.replace("\0", _NUL_STAND_IN) for line in handle)
-    return [name.replace(_NUL_STAND_IN, "\0") for name in next(csv.reader(lines), [])]
+    return [name.replace(_NUL_STAND_IN, "\0") for name in next(csv.reader(lines, delimiter=separator), [])]
 
 
-def _csv_columns(files: list[Path]) -> tuple[list[str], bool]:
+def _delimited_columns(files: list[Path], separator: str) -> tuple[list[str], bool]:
     names: list[str] = []
     complete = True
     for path in files:
@@ -115,7 +115,7 @@ def _csv_columns(files: list[Path]) -> tuple[list[str], bool]:
             complete = False
             continue
         with handle:
-            header = _csv_header(handle)
+            header = _csv_header(handle, separator)
         names += [n for n in header if n not in names]
     return names, complete
 
@@ -202,8 +202,12 @@ def input_columns(source: Input) -> tuple[list[str], bool] | None:
     """
     if source.files is None:
         return (["text"], True) if source.format == "txt" else None
-    readers = {"csv": _csv_columns, "jsonl": _jsonl_columns, "parquet": _parquet_columns, "txt": _txt_columns}
-    names, complete = readers[source.format](list(source.files[:MAX_FILES]))
+    files = list(source.files[:MAX_FILES])
+    if source.format in SEPARATORS:
+        names, complete = _delimited_columns(files, SEPARATORS[source.format])
+    else:
+        readers = {"jsonl": _jsonl_columns, "parquet": _parquet_columns, "txt": _txt_columns}
+        names, complete = readers[source.format](files)
     return names, complete and len(source.files) <= MAX_FILES
 
 
@@ -240,11 +244,17 @@ def _hint(fmt: str, names: list[str]) -> str:
             " No line holds a JSON object: sparkbert reads JSON Lines, one object per line; a "
             "pretty-printed document converts with jq -c '.[]' (an array) or jq -c . (an object)."
         )
-    if fmt == "csv" and len(names) == 1:
-        for separator in (";", "\t", "|"):
-            if separator in names[0]:
+    if fmt in SEPARATORS and len(names) == 1:
+        for other, separator in (("tsv", "\t"), ("csv", ","), (None, ";"), (None, "|")):
+            if other == fmt or separator not in names[0]:
+                continue
+            if other is not None:
                 return (
-                    f" The header is one column split by {separator!r}: sparkbert reads comma-separated "
-                    "CSV; save it with commas, or as Parquet or JSON Lines."
+                    f" The header is one column split by {separator!r}: name the file .{other} or pass "
+                    f"--input-format {other}."
                 )
+            return (
+                f" The header is one column split by {separator!r}: sparkbert reads fields separated by "
+                "commas (.csv) or tabs (.tsv); save it so, or as Parquet or JSON Lines."
+            )
     return ""
