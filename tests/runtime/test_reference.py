@@ -15,6 +15,7 @@ from tests.runtime.reference import reference_vectors
 
 from sparkbert.annotation import DOCUMENT, Annotation
 from sparkbert.model.convert import convert_checkpoint
+from sparkbert.model.directory import open_model_directory
 from sparkbert.runtime.embedder import Embedder, EmbedderConfig
 from sparkbert.text.tokens import tokenize
 
@@ -69,6 +70,31 @@ def test_random_weight_mbert_tokenizer_matches_transformers(
     ckpt, model = make_random_checkpoint(root / "ckpt", layout=layout, seed=7)  # type: ignore[arg-type]
     model_dir = convert_checkpoint(ckpt, root / "model").path
     worst = _compare(Path(model_dir), model, ckpt)
+    assert max(worst.values()) <= 1e-4, worst
+
+
+def test_uncased_tokenizer_matches_transformers(tmp_path: Path) -> None:
+    """An uncased checkpoint (as bert-base-multilingual-uncased: lower-cased, accents stripped).
+
+    The normalizer changes the text's length (accents decompose and go), so every piece's
+    offsets must still point into the text as written; the first 40 sentences of each language.
+    """
+    import json
+    import shutil
+
+    from tests.helpers.checkpoints import MBERT_TOKENIZER_DIR, make_random_checkpoint
+
+    tokenizer_dir = tmp_path / "tokenizer"
+    shutil.copytree(MBERT_TOKENIZER_DIR, tokenizer_dir)
+    spec = json.loads((tokenizer_dir / "tokenizer.json").read_text())
+    spec["normalizer"].update(lowercase=True, strip_accents=None)  # None: strip when lower-casing
+    (tokenizer_dir / "tokenizer.json").write_text(json.dumps(spec))
+    config = json.loads((tokenizer_dir / "tokenizer_config.json").read_text())
+    (tokenizer_dir / "tokenizer_config.json").write_text(json.dumps({**config, "do_lower_case": True}))
+    ckpt, model = make_random_checkpoint(tmp_path / "ckpt", seed=3, tokenizer_dir=tokenizer_dir)
+    model_dir = Path(convert_checkpoint(ckpt, tmp_path / "model").path)
+    assert not open_model_directory(model_dir).cased
+    worst = _compare(model_dir, model, ckpt, limit=40)
     assert max(worst.values()) <= 1e-4, worst
 
 
