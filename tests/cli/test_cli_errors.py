@@ -45,6 +45,8 @@ CASES = {
     "download while offline": (["download", "org/model"], ["needs the network", "HF_HUB_OFFLINE"], 1),
     "bad batch size": (["embed", "--input", "in.txt", "--output", "out", "--batch-size", "0"], ["--batch-size", "'0'"], 2),
     "sentence length over the model's": (["embed", "--input", "in.txt", "--output", "out", "--model", "{model}", "--max-sentence-length", "600"], ["600", "512"], 2),
+    "separator of two characters": (["embed", "--input", "in.txt", "--output", "out", "--separator", ";;"], ["--separator", "';;'", "one character"], 2),
+    "separator for a text input": (["embed", "--input", "in.txt", "--output", "out", "--separator", ";"], ["--separator ';'", "CSV and TSV", "read as txt"], 2),
     "unknown input format": (["embed", "--input", "notes.docx", "--output", "out"], ["Cannot tell the format", "--input-format"], 2),
     "empty input folder": (["embed", "--input", "empty", "--output", "out"], ["holds no input files"], 1),
     "no command": ([], ["a command is needed"], 2),

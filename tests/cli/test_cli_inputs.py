@@ -352,3 +352,17 @@ def test_spark_reads_a_tsv_as_python_csv_reads_it_with_tabs(spark: Any, tmp_path
     want = [(row[0], row[1] or None) for row in expected] * 2
     assert sorted(got, key=str) == sorted(want, key=str)
     assert table.rows is None  # ids from the 'id' column
+
+
+@pytest.mark.spark
+def test_spark_reads_a_semicolon_csv_with_separator(spark: Any, tmp_path: Path) -> None:
+    """Excel's CSV in locales with a decimal comma: fields separated by ';', quoted as CSV."""
+    (tmp_path / "export.csv").write_text(
+        'nr;text\n1;"Preis: 3,50 €; inkl. MwSt."\n2;Danke\n', encoding="utf-8"
+    )
+    source = resolve_input(str(tmp_path / "export.csv"), separator=";")
+    table = read_input(spark, source, text_column="text", id_column="nr")
+    assert [(r.id, r.text) for r in table.frame.collect()] == [
+        ("1", "Preis: 3,50 €; inkl. MwSt."),
+        ("2", "Danke"),
+    ]

@@ -123,9 +123,11 @@ def test_inputs_in_another_shape_get_a_hint(tmp_path: Path) -> None:
     with pytest.raises(CommandError, match=r"\(columns: none\).*No line holds a JSON object.*jq -c '\.\[\]'"):
         check(tmp_path / "pretty.json", "jsonl", text_column="text", id_column=None)
     (tmp_path / "semi.csv").write_text("id;text\n1;Hallo.\n")
-    with pytest.raises(CommandError, match=r"\(columns: id;text\).*one column split by ';'"):
+    with pytest.raises(
+        CommandError, match=r"\(columns: id;text\).*one column split by ';': pass --separator ';'\.$"
+    ):
         check(tmp_path / "semi.csv", "csv", text_column="text", id_column=None)
-    with pytest.raises(CommandError, match=r"one column split by ';': .*commas \(\.csv\) or tabs \(\.tsv\)"):
+    with pytest.raises(CommandError, match=r"one column split by ';': pass --separator ';'\.$"):
         check(tmp_path / "semi.csv", "tsv", text_column="text", id_column=None)
     (tmp_path / "tab.csv").write_text("id\ttext\n1\tHallo.\n")
     with pytest.raises(
@@ -147,6 +149,34 @@ def test_tsv_header_is_read_with_tabs_and_csv_quoting(tmp_path: Path) -> None:
     assert [resolve_input(str(tmp_path / n)).format for n in ("in.tsv.gz", "corpus.tab")] == ["tsv", "tsv"]
     assert columns(tmp_path / "in.tsv.gz", "tsv") == (["key", "the\tbody", "note, with comma"], True)
     check(tmp_path / "in.tsv.gz", "tsv", text_column="the\tbody", id_column="key")
+
+
+def test_a_separator_is_read_as_given_and_only_for_csv_and_tsv(tmp_path: Path) -> None:
+    from sparkbert.cli import UsageError
+    from sparkbert.cli._args import _separator
+
+    (tmp_path / "semi.csv").write_text('id;"the;text";lang\n1;Hallo;de\n')
+    (tmp_path / "pipe.tsv").write_text("id|text\n1|Hi\n")
+    (tmp_path / "in.txt").write_text("Hi\n")
+    source = resolve_input(str(tmp_path / "semi.csv"), separator=";")
+    assert source.delimiter == ";" and resolve_input(str(tmp_path / "semi.csv")).delimiter == ","
+    assert _schema.input_columns(source) == (["id", "the;text", "lang"], True)
+    _schema.check_columns(source, text_column="the;text", id_column="id")
+    piped = resolve_input(str(tmp_path / "pipe.tsv"), separator="|")
+    assert _schema.input_columns(piped) == (["id", "text"], True)
+    (tmp_path / "tabs.csv").write_text("id\ttext\n")
+    # a separator given by hand that is not the file's: the hint names the one to give, no renaming
+    with pytest.raises(CommandError, match=r"one column split by '\\t': pass --separator 'tab'\.$"):
+        _schema.check_columns(
+            resolve_input(str(tmp_path / "tabs.csv"), separator="|"), text_column="text", id_column=None
+        )
+    with pytest.raises(
+        UsageError, match=r"--separator ';' is for CSV and TSV inputs; .*in\.txt is read as txt\."
+    ):
+        resolve_input(str(tmp_path / "in.txt"), separator=";")
+    with pytest.raises(UsageError, match=r"is read as parquet"):
+        resolve_input("s3a://bucket/data.parquet", separator=";")
+    assert [_separator(t) for t in (";", "|", "tab", "\\t", "\t")] == [";", "|", "\t", "\t", "\t"]
 
 
 def test_remote_inputs_are_left_to_spark() -> None:

@@ -66,6 +66,22 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _separator(text: str) -> str:
+    """A field separator for argparse's ``type``: one character; ``tab`` or ``\\t`` for a tab.
+
+    Examples
+    --------
+    >>> _separator(";"), _separator("tab"), _separator("\\t")
+    (';', '\\t', '\\t')
+    """
+    value = "\t" if text in ("tab", "\\t") else text
+    if len(value) != 1 or value in '"\r\n':
+        raise argparse.ArgumentTypeError(
+            f"expected one character other than a quote or a line break (tab: 'tab'), got {text!r}"
+        )
+    return value
+
+
 def _positive(text: str) -> int:
     """An ``int`` of at least 1, for argparse's ``type``.
 
@@ -153,6 +169,11 @@ def make_parser() -> argparse.ArgumentParser:
     )
     embed.add_argument("--output", required=True, help="the folder to write")
     embed.add_argument("--input-format", choices=INPUT_FORMATS, help="when file names do not tell")
+    embed.add_argument(
+        "--separator",
+        type=_separator,
+        help="field separator of a .csv or .tsv input, one character: ';' or '|' (default: ',' for .csv, tab for .tsv)",
+    )
     embed.add_argument("--format", choices=OUTPUT_FORMATS, default="parquet", help="output format")
     embed.add_argument(
         "--text-column",

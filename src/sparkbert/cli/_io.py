@@ -13,6 +13,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from collections.abc import Iterator
@@ -134,6 +135,13 @@ class Input:
     files: tuple[Path, ...] | None = None
     roots: tuple[Path, ...] = ()
     left_out: tuple[Path, ...] = ()
+    #: ``--separator``: the field separator of a CSV or TSV input when not the format's own
+    separator: str | None = None
+
+    @property
+    def delimiter(self) -> str:
+        """The field separator of a CSV or TSV input: ``separator``, else the format's (``SEPARATORS``)."""
+        return self.separator or SEPARATORS[self.format]
 
 
 def _roots(path: str) -> list[Path]:
@@ -165,31 +173,45 @@ def _remote(path: str, given: str | None) -> Input:
     return Input(path, found)
 
 
-def resolve_input(path: str, given: str | None = None) -> Input:
+def _with_separator(source: Input, separator: str | None) -> Input:
+    """``source`` read with ``--separator``, which only a CSV or TSV input takes."""
+    if separator is None:
+        return source
+    if source.format not in SEPARATORS:
+        raise UsageError(
+            f"--separator {separator!r} is for CSV and TSV inputs; {source.path} is read as {source.format}."
+        )
+    return dataclasses.replace(source, separator=separator)
+
+
+def resolve_input(path: str, given: str | None = None, separator: str | None = None) -> Input:
     """Return the input ``path`` names (a file, a folder or a Hadoop glob pattern), its format from ``given`` or its file names.
 
     A folder is read at every depth, files starting with ``_`` or ``.`` (and folders so named)
     skipped. Without ``given``, the files of a folder or pattern whose names do not say the
-    input's format are left out (``Input.left_out``).
+    input's format are left out (``Input.left_out``). ``separator`` (``--separator``) replaces
+    the field separator of a CSV or TSV input.
 
     Raises
     ------
     CommandError
         No such file or folder, a pattern that matches none, no input files, a file Spark cannot read.
     UsageError
-        Names that do not tell the format, or that mix formats.
+        Names that do not tell the format, or that mix formats; a separator for another format.
 
     Examples
     --------
     >>> resolve_input("s3a://bucket/reviews.jsonl").format, resolve_input("hdfs:///data/in", "parquet").format
     ('jsonl', 'parquet')
+    >>> resolve_input("s3a://bucket/export.csv", separator=";").delimiter  # Excel's CSV in some locales
+    ';'
     >>> resolve_input("/nonexistent.txt")
     Traceback (most recent call last):
     ...
     sparkbert.cli.CommandError: Input /nonexistent.txt does not exist.
     """
     if is_remote(path):
-        return _remote(path, given)
+        return _with_separator(_remote(path, given), separator)
     roots = _roots(path)
     for root in roots:
         if (root / "_delta_log").is_dir():
@@ -226,7 +248,7 @@ def resolve_input(path: str, given: str | None = None) -> Input:
             )
     read = set(named)
     left_out = tuple(p for p in files if p not in read)
-    return Input(path, fmt, tuple(named), tuple(roots), left_out)
+    return _with_separator(Input(path, fmt, tuple(named), tuple(roots), left_out), separator)
 
 
 def check_output(output: str, source: Input, overwrite: bool) -> None:
@@ -349,7 +371,7 @@ def _read(spark: SparkSession, source: Input) -> DataFrame:
         if source.format in SEPARATORS:
             return reader.csv(
                 paths,
-                sep=SEPARATORS[source.format],
+                sep=source.delimiter,
                 header=True,
                 multiLine=True,
                 escape='"',

@@ -204,7 +204,7 @@ def input_columns(source: Input) -> tuple[list[str], bool] | None:
         return (["text"], True) if source.format == "txt" else None
     files = list(source.files[:MAX_FILES])
     if source.format in SEPARATORS:
-        names, complete = _delimited_columns(files, SEPARATORS[source.format])
+        names, complete = _delimited_columns(files, source.delimiter)
     else:
         readers = {"jsonl": _jsonl_columns, "parquet": _parquet_columns, "txt": _txt_columns}
         names, complete = readers[source.format](files)
@@ -233,28 +233,27 @@ def check_columns(source: Input, *, text_column: str, id_column: str | None) -> 
             return  # a key may appear after the sample: Spark checks when it has read the schema
         raise CommandError(
             f"Input {source.path} has no column {name!r} (columns: {name_list(names)}); check {option}."
-            + _hint(source.format, names)
+            + _hint(source, names)
         )
 
 
-def _hint(fmt: str, names: list[str]) -> str:
+def _hint(source: Input, names: list[str]) -> str:
     """What an input with these columns probably is, when it is not what the format reads."""
-    if fmt == "jsonl" and not names:
+    if source.format == "jsonl" and not names:
         return (
             " No line holds a JSON object: sparkbert reads JSON Lines, one object per line; a "
             "pretty-printed document converts with jq -c '.[]' (an array) or jq -c . (an object)."
         )
-    if fmt in SEPARATORS and len(names) == 1:
-        for other, separator in (("tsv", "\t"), ("csv", ","), (None, ";"), (None, "|")):
-            if other == fmt or separator not in names[0]:
+    if source.format in SEPARATORS and len(names) == 1:
+        for separator in ("\t", ",", ";", "|"):
+            if separator == source.delimiter or separator not in names[0]:
                 continue
-            if other is not None:
+            other = next((f for f, s in SEPARATORS.items() if s == separator), None)
+            if other is not None and source.separator is None:
                 return (
                     f" The header is one column split by {separator!r}: name the file .{other} or pass "
                     f"--input-format {other}."
                 )
-            return (
-                f" The header is one column split by {separator!r}: sparkbert reads fields separated by "
-                "commas (.csv) or tabs (.tsv); save it so, or as Parquet or JSON Lines."
-            )
+            shown = "tab" if separator == "\t" else separator
+            return f" The header is one column split by {separator!r}: pass --separator '{shown}'."
     return ""

@@ -55,7 +55,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     ...
     sparkbert.cli.CommandError: Input missing.txt does not exist.
     """
-    source = resolve_input(args.input, args.input_format)
+    source = resolve_input(args.input, args.input_format, args.separator)
     check_columns(source, text_column=args.text_column, id_column=args.id_column)
     check_output(args.output, source, args.overwrite)
     conf = parse_conf(args.conf)
